@@ -1,0 +1,32 @@
+"""Exceptions raised by recsys_lib. Each names the problem it reports."""
+
+
+class RecsysError(Exception):
+    """Base class for every error raised on purpose by recsys_lib."""
+
+
+class UnknownNameError(RecsysError, KeyError):
+    """An unknown dataset, split or model name."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class DataIntegrityError(RecsysError):
+    """A file does not match its recorded hash or cannot be read (truncated, corrupt)."""
+
+
+class DataUnavailableError(RecsysError):
+    """A dataset file could not be found in the cache or mirror, nor downloaded."""
+
+
+class InvalidRatingsError(RecsysError, ValueError):
+    """Ratings that break the dataset's declared contract (off the scale, NaN, duplicates)."""
+
+
+class EmptySplitError(RecsysError, ValueError):
+    """A train, test or validation part with no ratings."""
+
+
+class TrainingDivergedError(RecsysError, FloatingPointError):
+    """The training loss became NaN or infinite."""

@@ -1,0 +1,58 @@
+"""The interface every rating model implements."""
+
+from __future__ import annotations
+
+import inspect
+from typing import ClassVar
+
+import numpy as np
+
+from ..splits import Split
+
+
+class RatingModel:
+    """A model that learns from ``split.train`` and predicts ratings for index pairs.
+
+    Subclasses take their hyperparameters as keyword arguments of ``__init__`` and store each
+    under the same attribute name, so :meth:`get_params` can report them. ``fit`` must use only
+    ``split.train`` to learn (models may *report* per-epoch test curves from ``split.test``,
+    never choose anything with them unless a protocol says so and the report says it).
+    """
+
+    name: ClassVar[str] = ""
+    #: How the model predicts for a user or item with no training rating (shown in the docs).
+    unseen_fallback: ClassVar[str] = ""
+
+    def fit(self, split: Split) -> RatingModel:
+        raise NotImplementedError
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings, shape (n,), for index arrays ``users`` and ``items`` of shape (n,).
+
+        Predictions are not clipped: the metrics clip them to the rating scale.
+        """
+        raise NotImplementedError
+
+    def report(self) -> dict:
+        """Extra facts for the JSON summary (training curves, selected epoch, ...)."""
+        return {}
+
+    def get_params(self) -> dict:
+        """The constructor's keyword arguments and their current values."""
+        signature = inspect.signature(type(self).__init__)
+        return {name: getattr(self, name) for name in signature.parameters
+                if name != "self" and hasattr(self, name)}
+
+
+def check_indices(model_size: tuple[int, int], users: np.ndarray, items: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate index arrays against (n_users, n_items); IndexError names the bad range."""
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    if users.shape != items.shape:
+        raise ValueError(f"users has shape {users.shape} but items has shape {items.shape}")
+    for label, values, size in (("user", users, model_size[0]), ("item", items, model_size[1])):
+        if values.size and (values.min() < 0 or values.max() >= size):
+            raise IndexError(f"{label} indices must lie in [0, {size}); got "
+                             f"[{values.min()}, {values.max()}]")
+    return users, items
