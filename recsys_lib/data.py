@@ -35,6 +35,7 @@ from .errors import (
 )
 
 log = logging.getLogger(__name__)
+pooch.get_logger().setLevel(logging.WARNING)  # recsys_lib logs its own, shorter messages
 
 DATA_DIR_ENV = "RECSYS_DATA_DIR"
 MIRROR_ENV = "RECSYS_DATA_MIRROR"
@@ -341,6 +342,7 @@ def _retrieve(remote: RemoteFile, cache: Path, origin: str, downloader: Callable
     fetcher = pooch.create(path=cache, base_url="", retry_if_failed=retries,
                            registry={remote.name: f"sha256:{remote.sha256}"},
                            urls={remote.name: origin})
+    log.info("fetching %s from %s", remote.name, origin)
     try:
         return Path(fetcher.fetch(remote.name, downloader=checked))
     except ValueError as exc:

@@ -30,3 +30,7 @@ class EmptySplitError(RecsysError, ValueError):
 
 class TrainingDivergedError(RecsysError, FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+class InvalidParameterError(RecsysError, TypeError):
+    """A hyperparameter the model does not take, or a value it cannot use."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ..errors import UnknownNameError
+from ..errors import InvalidParameterError, UnknownNameError
 from .base import RatingModel
 
 MODELS: dict[str, type[RatingModel]] = {}
@@ -39,7 +39,7 @@ def create_model(name: str, **params) -> RatingModel:
     try:
         return cls(**params)
     except TypeError as exc:
-        raise UnknownNameError(f"bad parameters for model {name!r}: {exc}") from None
+        raise InvalidParameterError(f"bad parameters for model {name!r}: {exc}") from None
 
 
 def available_models() -> list[str]:

@@ -1,0 +1,82 @@
+"""Registry, baseline models, Surprise wrappers, unseen users and items, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_lib.errors import InvalidParameterError, TrainingDivergedError, UnknownNameError
+from recsys_lib.models import available_models, create_model
+from recsys_lib.splits import split_from_frames
+from recsys_lib.training import check_finite, evaluate, run
+
+FOUNDATION_MODELS = ["baseline", "global-mean", "surprise-baseline", "surprise-knnbaseline",
+                     "surprise-svd", "surprise-svdpp"]
+
+
+@pytest.fixture
+def cold_split():
+    """User 3 and item 30 occur only in the test part."""
+    train = pd.DataFrame({"user": [1, 1, 2, 2, 1], "item": [10, 20, 10, 20, 30 - 5],
+                          "rating": [5.0, 3.0, 4.0, 2.0, 4.0]})
+    test = pd.DataFrame({"user": [3, 1, 3], "item": [10, 30, 30], "rating": [4.0, 4.0, 3.0]})
+    return split_from_frames("toy", "cold", train, test, (1.0, 5.0))
+
+
+def test_foundation_models_are_registered():
+    assert set(FOUNDATION_MODELS) <= set(available_models())
+
+
+def test_unknown_model_and_bad_parameter():
+    with pytest.raises(UnknownNameError, match="unknown model 'svd\\+\\+\\+'"):
+        create_model("svd+++")
+    with pytest.raises(InvalidParameterError, match="bad parameters for model 'baseline'"):
+        create_model("baseline", learning_rate=0.1)
+
+
+@pytest.mark.parametrize("name", FOUNDATION_MODELS)
+def test_models_beat_nothing_and_handle_unseen(name, tiny_split, cold_split):
+    model = create_model(name, seed=0).fit(tiny_split)
+    scores = evaluate(model, tiny_split)
+    assert np.isfinite(scores["rmse"]) and scores["rmse"] < 1.5
+    cold = create_model(name, seed=0).fit(cold_split)
+    predictions = cold.predict(cold_split.test.users, cold_split.test.items)
+    assert predictions.shape == (3,) and np.all(np.isfinite(predictions))
+
+
+def test_baseline_fallback_for_unseen_user_and_item(cold_split):
+    model = create_model("baseline").fit(cold_split)
+    unseen_user, unseen_item = 2, 3  # indices of user 3 and item 30 in the index space
+    seen_item = 0                   # item 10
+    both_unseen = model.predict([unseen_user], [unseen_item])[0]
+    assert both_unseen == pytest.approx(model.mu_)
+    assert model.predict([unseen_user], [seen_item])[0] == \
+        pytest.approx(model.mu_ + model.b_item_[seen_item])
+
+
+def test_indices_outside_the_model_raise_index_error(tiny_split):
+    model = create_model("baseline").fit(tiny_split)
+    with pytest.raises(IndexError, match="user indices must lie in \\[0, 30\\)"):
+        model.predict([30], [0])
+
+
+def test_baseline_matches_surprise_on_u1():
+    ours = run("baseline", "ml-100k", "u1")
+    theirs = run("surprise-baseline", "ml-100k", "u1")
+    assert ours["rmse"] == pytest.approx(0.960, abs=0.005)
+    assert abs(ours["rmse"] - theirs["rmse"]) <= 0.005
+    assert (ours["n_train"], ours["n_test"]) == (80_000, 20_000)
+
+
+def test_same_seed_same_rmse(tiny_split):
+    first = run("surprise-svd", "tiny", tiny_split, seed=7)
+    second = run("surprise-svd", "tiny", tiny_split, seed=7)
+    other = run("surprise-svd", "tiny", tiny_split, seed=8)
+    assert first["rmse"] == second["rmse"] and first["rmse"] != other["rmse"]
+
+
+def test_nan_loss_raises_training_diverged():
+    assert check_finite(0.5, "epoch 1") == 0.5
+    with pytest.raises(TrainingDivergedError, match="became nan at epoch 3"):
+        check_finite(float("nan"), "epoch 3")

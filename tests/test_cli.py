@@ -1,0 +1,61 @@
+"""The command line contract: the last stdout line of `train` is one JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from recsys_lib.cli import main
+from recsys_lib.records import load_records
+
+REQUIRED = {"model", "dataset", "split", "seed", "n_train", "n_test", "rmse", "mae",
+            "fit_seconds"}
+
+
+def test_train_prints_json_summary_last(tmp_path):
+    out = tmp_path / "summary.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "recsys_lib", "train", "baseline", "--dataset", "ml-100k",
+         "--split", "u1", "--seed", "3", "--json", str(out)],
+        capture_output=True, text=True, check=True)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert REQUIRED <= set(summary)
+    assert (summary["model"], summary["split"], summary["seed"]) == ("baseline", "u1", 3)
+    assert (summary["n_train"], summary["n_test"]) == (80_000, 20_000)
+    assert json.loads(out.read_text()) == summary
+
+
+def test_param_and_record(tmp_path, capsys):
+    record = tmp_path / "runs.jsonl"
+    args = ["train", "baseline", "--dataset", "ml-100k", "--param", "n_epochs=2",
+            "--record", str(record)]
+    assert main(args) == 0
+    assert main(args) == 0  # the same command replaces its own line
+    assert main(args[:4] + ["--param", "n_epochs=5", "--record", str(record)]) == 0
+    runs = load_records(record)
+    assert sorted(runs["params.n_epochs"]) == [2, 5]
+    assert runs["command"].iloc[0] == args
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "baseline", "--dataset", "netflix"], "unknown dataset 'netflix'"),
+    (["train", "baseline", "--dataset", "ml-100k", "--split", "u7"], "unknown split 'u7'"),
+    (["train", "nope", "--dataset", "ml-100k"], "unknown model 'nope'"),
+    (["train", "baseline", "--dataset", "ml-100k", "--param", "alpha=1"], "bad parameters"),
+    (["fetch", "netflix"], "unknown dataset 'netflix'"),
+])
+def test_bad_names_exit_2_with_a_message(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_datasets_and_splits_listing(capsys):
+    assert main(["datasets"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("ml-100k", "ml-1m", "douban", "jester", "amazon-electronics"):
+        assert name in listing
+    assert main(["splits", "douban"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == 13_689
