@@ -1,0 +1,51 @@
+# make book: create .venv, install everything, build the book to _build/html (all notebooks run)
+# make test: unit tests plus every chapter notebook through nbval
+# make book-ci: the strict build CI runs (warnings are errors, no execution cache)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Offline machines with the shared data mirror beside the checkout use it automatically;
+# the mirror goes through the same hash-checked fetch as a download.
+ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
+export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
+endif
+export MPLBACKEND ?= Agg
+export PYDEVD_DISABLE_FILE_VALIDATION = 1
+
+.PHONY: install data book book-ci test clean
+
+install: $(STAMP)
+
+# torch is pinned to the exact CPU build this machine carries; see README for GPU machines.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/python -m recsys_lib fetch --all
+
+# jupyter-cache keys on notebook code only, so drop it whenever the library or records change.
+LIB_HASH = $(shell cat pyproject.toml $$(git ls-files -co --exclude-standard recsys_lib results) 2>/dev/null | sha256sum | cut -c1-16)
+CACHE := _build/.jupyter_cache
+
+book: $(STAMP) data
+	@mkdir -p _build
+	@if [ "$$(cat _build/.lib_hash 2>/dev/null)" != "$(LIB_HASH)" ]; then rm -rf $(CACHE); fi
+	$(BIN)/jupyter-book build . --builder html
+	@echo "$(LIB_HASH)" > _build/.lib_hash
+
+book-ci: $(STAMP) data
+	rm -rf _build
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax
+
+clean:
+	rm -rf _build
