@@ -1,0 +1,247 @@
+"""Descriptive statistics of datasets and splits, and the small protocol helpers of the
+evaluation chapter.
+
+Dataset side: :func:`describe_ratings` and :func:`summary_table` (users, items, ratings,
+density, scale, mean), :func:`counts_per` (ratings per user or per item), :func:`top_share` and
+:func:`gini` (how concentrated those counts are), :func:`value_counts` (the rating
+distribution), :func:`ratings_per_period` (activity over time) and :func:`split_table`.
+
+Protocol side: :func:`fit_predict` (fit a registered model and keep its test predictions, for
+top-k metrics), :func:`score` (rating and top-k metrics of predictions),
+:func:`sweep` (one :func:`recsys_lib.training.run` per configuration and split),
+:func:`select` (choose a configuration on one column, report another) and
+:func:`expected_best_of_n` (the expected minimum of ``n`` scores drawn from a list).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .data import DATASETS, fetch, get_dataset
+from .metrics import ranking_metrics, rating_metrics
+from .splits import Split
+
+# --------------------------------------------------------------------------------------------
+# Datasets
+
+
+def describe_ratings(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -> dict:
+    """Counts and moments of one ratings frame (columns user, item, rating).
+
+    ``users`` and ``items`` count distinct ids *with at least one rating*; ``density`` is
+    ratings / (users x items) over that observed index space and ``sparsity`` is 1 - density.
+    """
+    if len(ratings) == 0:
+        raise ValueError("no ratings to describe")
+    n_users = int(ratings["user"].nunique())
+    n_items = int(ratings["item"].nunique())
+    values = ratings["rating"].to_numpy(dtype=np.float64)
+    density = len(ratings) / (n_users * n_items)
+    return {"users": n_users, "items": n_items, "ratings": len(ratings),
+            "density": density, "sparsity": 1.0 - density,
+            "scale": f"{rating_scale[0]:g} to {rating_scale[1]:g}",
+            "distinct values": int(np.unique(values).size),
+            "min": float(values.min()), "max": float(values.max()),
+            "mean": float(values.mean()), "std": float(values.std()),
+            "timestamps": "timestamp" in ratings.columns}
+
+
+def load_all(names: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The ratings of several registered datasets (all of them by default), keyed by name.
+
+    Each frame carries the name of the source it was read from in ``frame.attrs["source"]``.
+    """
+    frames = {}
+    for name in (list(DATASETS) if names is None else names):
+        fetched = fetch(name)
+        frame = fetched.read()
+        frame.attrs["source"] = fetched.source.label
+        frames[name] = frame
+    return frames
+
+
+def summary_table(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per dataset: :func:`describe_ratings` plus the registry's title and scale."""
+    rows = []
+    for name, frame in frames.items():
+        spec = get_dataset(name)
+        rows.append({"dataset": name, "title": spec.title,
+                     **describe_ratings(frame, spec.rating_scale),
+                     "source": frame.attrs.get("source", "")})
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+def counts_per(ratings: pd.DataFrame, column: str) -> pd.Series:
+    """Number of ratings of each user (``column="user"``) or item, largest first."""
+    if column not in ("user", "item"):
+        raise ValueError(f"count ratings per 'user' or 'item', not {column!r}")
+    return ratings[column].value_counts(sort=True, ascending=False)
+
+
+def top_share(counts, fraction: float = 0.1) -> float:
+    """Share of all ratings that go to the top ``fraction`` of entities (by count).
+
+    The top group holds ``ceil(fraction * n)`` entities, so it is never empty. With equal
+    counts the share is close to ``fraction``; a long tail pushes it towards 1.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    values = np.sort(np.asarray(counts, dtype=np.float64))[::-1]
+    if values.size == 0 or values.sum() <= 0:
+        raise ValueError("no counts to summarise")
+    top = math.ceil(fraction * values.size)
+    return float(values[:top].sum() / values.sum())
+
+
+def gini(counts) -> float:
+    """Gini coefficient of non-negative counts: 0 when all are equal, near 1 when one dominates."""
+    values = np.sort(np.asarray(counts, dtype=np.float64))
+    if values.size == 0 or values.sum() <= 0:
+        raise ValueError("no counts to summarise")
+    if (values < 0).any():
+        raise ValueError("counts must be non-negative")
+    n = values.size
+    ranks = np.arange(1, n + 1)
+    return float((2.0 * np.sum(ranks * values) / (n * values.sum())) - (n + 1.0) / n)
+
+
+def long_tail_table(frames: Mapping[str, pd.DataFrame], fraction: float = 0.1) -> pd.DataFrame:
+    """Per dataset: min / median / max ratings per user and per item, the share of ratings
+    that goes to the top ``fraction`` of items and of users, and the items' Gini coefficient."""
+    rows = []
+    for name, frame in frames.items():
+        per_user, per_item = counts_per(frame, "user"), counts_per(frame, "item")
+        rows.append({"dataset": name,
+                     "min per user": int(per_user.min()),
+                     "median per user": float(per_user.median()),
+                     "max per user": int(per_user.max()),
+                     "min per item": int(per_item.min()),
+                     "median per item": float(per_item.median()),
+                     "max per item": int(per_item.max()),
+                     f"top {fraction:.0%} items' share": top_share(per_item, fraction),
+                     f"top {fraction:.0%} users' share": top_share(per_user, fraction),
+                     "item Gini": gini(per_item)})
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+def value_counts(ratings: pd.DataFrame) -> pd.Series:
+    """How often each rating value occurs, in increasing order of value."""
+    return ratings["rating"].value_counts().sort_index()
+
+
+def ratings_per_period(ratings: pd.DataFrame, freq: str = "W") -> pd.Series:
+    """Number of ratings per calendar period (``"W"`` weeks, ``"D"`` days, ``"MS"`` months).
+
+    The index is the start of each period (UTC); empty periods inside the range count 0.
+    Raises ValueError when the frame has no ``timestamp`` column (ML-1M from the mirror).
+    """
+    if "timestamp" not in ratings.columns:
+        raise ValueError("these ratings have no timestamp column, so they cannot be placed "
+                         "in time")
+    when = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
+    periods = when.dt.tz_localize(None).dt.to_period(freq)
+    counts = periods.value_counts().sort_index()
+    full = pd.period_range(counts.index.min(), counts.index.max(), freq=counts.index.freq)
+    counts = counts.reindex(full, fill_value=0)
+    counts.index = counts.index.start_time
+    counts.index.name = "period start"
+    return counts.rename("ratings")
+
+
+def split_table(splits: Iterable[Split]) -> pd.DataFrame:
+    """One row per split: :meth:`Split.summary` counts plus the test share."""
+    rows = []
+    for split in splits:
+        row = split.summary()
+        row["test share"] = row["n_test"] / (row["n_train"] + row["n_test"])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["dataset", "split"])
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation protocol
+
+
+def fit_predict(model_name: str, split: Split, seed: int = 0, params: dict | None = None
+                ) -> tuple[object, np.ndarray, float]:
+    """Fit a registered model as :func:`recsys_lib.training.run` does (same seeding) and return
+    ``(model, unclipped test predictions, fit seconds)``. Use it when the predictions
+    themselves are needed, for example for top-k metrics."""
+    from .models import create_model
+    from .training import seed_everything
+
+    seed_everything(seed)
+    model = create_model(model_name, seed=seed, **(params or {}))
+    start = time.perf_counter()
+    model.fit(split)
+    fit_seconds = time.perf_counter() - start
+    return model, np.asarray(model.predict(split.test.users, split.test.items)), fit_seconds
+
+
+def score(split: Split, predictions, k: int = 10, threshold: float = 4.0) -> dict:
+    """RMSE and MAE (clipped) and precision, recall and NDCG at ``k`` of test predictions.
+
+    Ranking protocol of :func:`recsys_lib.metrics.ranking_metrics`: each user's test items are
+    ranked by prediction; relevant means a true rating of at least ``threshold``.
+    """
+    truth = split.test.ratings
+    scores = rating_metrics(truth, predictions, split.rating_scale)
+    scores.update(ranking_metrics(split.test.users, truth, predictions, k=k,
+                                  threshold=threshold))
+    return scores
+
+
+def sweep(model_name: str, splits: Mapping[str, Split], grid: Sequence[dict], seed: int = 0
+          ) -> pd.DataFrame:
+    """Run ``model_name`` once per configuration of ``grid`` on each split of ``splits``.
+
+    Every run goes through :func:`recsys_lib.training.run`. Returns one row per configuration:
+    its parameters, then ``rmse <label>`` and ``mae <label>`` for each split label.
+    """
+    from .training import run
+
+    if not grid:
+        raise ValueError("the grid holds no configuration")
+    rows = []
+    for params in grid:
+        row = dict(params)
+        for label, split in splits.items():
+            summary = run(model_name, split.dataset, split, seed=seed, params=dict(params))
+            row[f"rmse {label}"] = summary["rmse"]
+            row[f"mae {label}"] = summary["mae"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def select(table: pd.DataFrame, choose_on: str, report: str) -> dict:
+    """Pick the row with the lowest ``choose_on`` and return its index and ``report`` value.
+
+    Ties go to the first row. ``select(t, "rmse test", "rmse test")`` is the optimistic
+    protocol (choose and report on the same data); ``select(t, "rmse validation",
+    "rmse test")`` the sound one.
+    """
+    for column in (choose_on, report):
+        if column not in table.columns:
+            raise KeyError(f"no column {column!r}; columns are {list(table.columns)}")
+    position = int(np.argmin(table[choose_on].to_numpy()))
+    label = table.index[position]
+    return {"row": label, "chosen on": choose_on, "reported": float(table[report].iloc[position])}
+
+
+def expected_best_of_n(scores, n: int) -> float:
+    """Expected minimum of ``n`` scores drawn without replacement from ``scores``.
+
+    Exact: with the scores sorted increasingly, the i-th smallest (1-based) is the minimum of
+    a random ``n``-subset with probability C(N - i, n - 1) / C(N, n).
+    """
+    values = np.sort(np.asarray(scores, dtype=np.float64))
+    total = values.size
+    if not 1 <= n <= total:
+        raise ValueError(f"n must lie in [1, {total}], got {n}")
+    weights = np.array([math.comb(total - i, n - 1) for i in range(1, total + 1)], dtype=float)
+    return float(np.dot(weights, values) / math.comb(total, n))

@@ -1,0 +1,141 @@
+"""Tests of recsys_lib.stats: dataset summaries, long-tail statistics and protocol helpers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_lib import stats
+from recsys_lib.metrics import rmse
+
+
+@pytest.fixture
+def small_frame():
+    # 3 users, 4 items, 6 ratings; user 1 rated 3 items, item 10 has 3 ratings.
+    return pd.DataFrame({"user": [1, 1, 1, 2, 2, 3], "item": [10, 11, 12, 10, 13, 10],
+                         "rating": [5.0, 4.0, 1.0, 3.0, 3.0, 2.0],
+                         "timestamp": [0, 86400, 8 * 86400, 8 * 86400, 9 * 86400, 30 * 86400]})
+
+
+def test_describe_ratings_counts_and_density(small_frame):
+    facts = stats.describe_ratings(small_frame, (1.0, 5.0))
+    assert (facts["users"], facts["items"], facts["ratings"]) == (3, 4, 6)
+    assert facts["density"] == pytest.approx(6 / 12)
+    assert facts["sparsity"] == pytest.approx(0.5)
+    assert facts["mean"] == pytest.approx(3.0)
+    assert facts["distinct values"] == 5
+    assert facts["timestamps"] is True
+    assert stats.describe_ratings(small_frame.drop(columns="timestamp"), (1, 5))["timestamps"] \
+        is False
+
+
+def test_describe_rejects_empty(small_frame):
+    with pytest.raises(ValueError, match="no ratings"):
+        stats.describe_ratings(small_frame.iloc[:0], (1.0, 5.0))
+
+
+def test_counts_per_sorted_and_checked(small_frame):
+    per_item = stats.counts_per(small_frame, "item")
+    assert per_item.iloc[0] == 3 and per_item.index[0] == 10
+    assert list(per_item) == sorted(per_item, reverse=True)
+    assert stats.counts_per(small_frame, "user").sum() == len(small_frame)
+    with pytest.raises(ValueError, match="'user' or 'item'"):
+        stats.counts_per(small_frame, "rating")
+
+
+def test_top_share_and_gini():
+    equal = np.full(100, 7)
+    assert stats.top_share(equal, 0.1) == pytest.approx(0.1)
+    assert stats.gini(equal) == pytest.approx(0.0, abs=1e-12)
+    skewed = np.array([1000] + [1] * 99)
+    assert stats.top_share(skewed, 0.1) == pytest.approx((1000 + 9) / 1099)
+    assert 0.85 < stats.gini(skewed) < 1.0
+    # The top group is never empty: 10% of 3 entities is one entity.
+    assert stats.top_share([5, 3, 2], 0.1) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        stats.top_share([], 0.1)
+    with pytest.raises(ValueError):
+        stats.top_share([1, 2], 0.0)
+    with pytest.raises(ValueError):
+        stats.gini([1, -2])
+
+
+def test_value_counts_and_long_tail_table(small_frame):
+    counts = stats.value_counts(small_frame)
+    assert list(counts.index) == [1.0, 2.0, 3.0, 4.0, 5.0] and counts[3.0] == 2
+    table = stats.long_tail_table({"small": small_frame})
+    assert table.loc["small", "max per item"] == 3
+    assert table.loc["small", "min per user"] == 1
+
+
+def test_ratings_per_period_fills_gaps(small_frame):
+    daily = stats.ratings_per_period(small_frame, "D")
+    assert daily.sum() == len(small_frame)
+    assert len(daily) == 31 and daily.iloc[0] == 1 and daily.iloc[8] == 2 and daily.iloc[2] == 0
+    weekly = stats.ratings_per_period(small_frame, "W")
+    assert weekly.sum() == len(small_frame)
+    with pytest.raises(ValueError, match="no timestamp"):
+        stats.ratings_per_period(small_frame.drop(columns="timestamp"))
+
+
+def test_split_table(tiny_split):
+    table = stats.split_table([tiny_split])
+    row = table.loc[("tiny", "synthetic")]
+    assert row["n_train"] == len(tiny_split.train) and row["n_test"] == len(tiny_split.test)
+    assert 0.1 < row["test share"] < 0.3
+
+
+def test_fit_predict_matches_run(tiny_split):
+    from recsys_lib.training import run
+
+    model, predictions, seconds = stats.fit_predict("baseline", tiny_split, seed=0)
+    assert predictions.shape == (len(tiny_split.test),) and seconds >= 0
+    summary = run("baseline", "tiny", tiny_split, seed=0)
+    assert rmse(tiny_split.test.ratings, predictions, tiny_split.rating_scale) == \
+        pytest.approx(summary["rmse"])
+
+
+def test_score_has_rating_and_ranking_metrics(tiny_split):
+    _, predictions, _ = stats.fit_predict("baseline", tiny_split)
+    scores = stats.score(tiny_split, predictions, k=5)
+    assert {"rmse", "mae", "precision@5", "recall@5", "ndcg@5"} <= set(scores)
+    assert 0.0 <= scores["ndcg@5"] <= 1.0
+
+
+def test_sweep_and_select(tiny_split):
+    validation = tiny_split.with_validation(0.2, seed=0)
+    grid = [{"reg_user": r, "reg_item": r} for r in (0.0, 5.0, 500.0)]
+    table = stats.sweep("baseline", {"test": tiny_split, "validation": validation}, grid)
+    assert list(table.columns) == ["reg_user", "reg_item", "rmse test", "mae test",
+                                   "rmse validation", "mae validation"]
+    assert len(table) == 3
+    on_test = stats.select(table, "rmse test", "rmse test")
+    on_validation = stats.select(table, "rmse validation", "rmse test")
+    # Choosing on the reported column can only look better (or equal).
+    assert on_test["reported"] <= on_validation["reported"]
+    assert on_test["reported"] == pytest.approx(table["rmse test"].min())
+    with pytest.raises(KeyError, match="no column"):
+        stats.select(table, "rmse nowhere", "rmse test")
+    with pytest.raises(ValueError, match="no configuration"):
+        stats.sweep("baseline", {"test": tiny_split}, [])
+
+
+def test_expected_best_of_n_matches_enumeration():
+    scores = [0.95, 0.91, 0.97, 0.93, 0.92, 0.96]
+    for n in range(1, len(scores) + 1):
+        brute = np.mean([min(c) for c in itertools.combinations(scores, n)])
+        assert stats.expected_best_of_n(scores, n) == pytest.approx(brute)
+    assert stats.expected_best_of_n(scores, 1) == pytest.approx(np.mean(scores))
+    with pytest.raises(ValueError):
+        stats.expected_best_of_n(scores, 0)
+
+
+def test_ml100k_summary_matches_manifest():
+    frames = stats.load_all(["ml-100k"])
+    row = stats.summary_table(frames).loc["ml-100k"]
+    assert (row["users"], row["items"], row["ratings"]) == (943, 1682, 100_000)
+    assert row["density"] == pytest.approx(100_000 / (943 * 1682))
+    assert stats.ratings_per_period(frames["ml-100k"]).sum() == 100_000
