@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .data import DATASETS, fetch, get_dataset
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns on stderr inside a Jupyter kernel without ipywidgets;
+    # the chapters import this module first so that their pages carry no stderr output.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from .data import DATASETS, fetch, get_dataset
 from .metrics import ranking_metrics, rating_metrics
 from .splits import Split
 
