@@ -23,9 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
-import pooch
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns "IProgress not found" inside a Jupyter kernel
+    # without ipywidgets; the library never shows a notebook progress bar, so keep it quiet.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 from .errors import (
     DataIntegrityError,
