@@ -44,8 +44,10 @@ book-ci: $(STAMP) data
 	rm -rf _build
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 
+# Two pytest workers, one thread each: two torch processes with two threads apiece would
+# fight over the two cores.
 test: $(STAMP) data
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax
 
 clean:
 	rm -rf _build
