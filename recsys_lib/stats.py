@@ -9,26 +9,22 @@ distribution), :func:`ratings_per_period` (activity over time) and :func:`split_
 Protocol side: :func:`fit_predict` (fit a registered model and keep its test predictions, for
 top-k metrics), :func:`score` (rating and top-k metrics of predictions),
 :func:`sweep` (one :func:`recsys_lib.training.run` per configuration and split),
-:func:`select` (choose a configuration on one column, report another) and
-:func:`expected_best_of_n` (the expected minimum of ``n`` scores drawn from a list).
+:func:`select` (choose a configuration on one column, report another),
+:func:`expected_best_of_n` (the expected minimum of ``n`` scores drawn from a list) and
+:func:`split_half_selection` (choose on one half of the test ratings, check on the other).
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():
-    # pooch imports tqdm.auto, which warns on stderr inside a Jupyter kernel without ipywidgets;
-    # the chapters import this module first so that their pages carry no stderr output.
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    from .data import DATASETS, fetch, get_dataset
-from .metrics import ranking_metrics, rating_metrics
+from .data import DATASETS, fetch, get_dataset
+from .metrics import ranking_metrics, rating_metrics, rmse
 from .splits import Split
 
 # --------------------------------------------------------------------------------------------
@@ -250,3 +246,38 @@ def expected_best_of_n(scores, n: int) -> float:
         raise ValueError(f"n must lie in [1, {total}], got {n}")
     weights = np.array([math.comb(total - i, n - 1) for i in range(1, total + 1)], dtype=float)
     return float(np.dot(weights, values) / math.comb(total, n))
+
+
+def split_half_selection(y_true, predictions: Mapping[object, np.ndarray],
+                         rating_scale: tuple[float, float], n_repeats: int = 200,
+                         seed: int = 0) -> pd.DataFrame:
+    """How much of a winner's lead is luck: choose on one half of the test ratings, check on
+    the other.
+
+    ``predictions`` maps each candidate (a configuration, a seed) to its test predictions. Each
+    repeat splits the test ratings at random into halves A and B, picks the candidate with the
+    lowest RMSE on A, and records its lead over the candidates' mean RMSE on A (``lead on A``,
+    what a report chosen on A would claim) and on B (``lead on B``, what survives on ratings
+    the choice never saw). Leads are positive when the winner is better than average.
+    """
+    if len(predictions) < 2:
+        raise ValueError("selection needs at least two candidates")
+    truth = np.asarray(y_true, dtype=np.float64)
+    names = list(predictions)
+    matrix = np.stack([np.asarray(predictions[name], dtype=np.float64) for name in names])
+    if matrix.shape[1] != truth.size:
+        raise ValueError(f"{truth.size} true ratings but {matrix.shape[1]} predictions each")
+    rng = np.random.default_rng(seed)
+    half = truth.size // 2
+    rows = []
+    for _ in range(n_repeats):
+        order = rng.permutation(truth.size)
+        scores = {}
+        for label, part in (("A", order[:half]), ("B", order[half:])):
+            scores[label] = np.array([rmse(truth[part], row[part], rating_scale)
+                                      for row in matrix])
+        winner = int(np.argmin(scores["A"]))
+        rows.append({"winner": names[winner],
+                     "lead on A": float(scores["A"].mean() - scores["A"][winner]),
+                     "lead on B": float(scores["B"].mean() - scores["B"][winner])})
+    return pd.DataFrame(rows)

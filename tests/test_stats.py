@@ -139,3 +139,20 @@ def test_ml100k_summary_matches_manifest():
     assert (row["users"], row["items"], row["ratings"]) == (943, 1682, 100_000)
     assert row["density"] == pytest.approx(100_000 / (943 * 1682))
     assert stats.ratings_per_period(frames["ml-100k"]).sum() == 100_000
+
+
+def test_split_half_selection_separates_luck_from_skill():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(1, 6, 4000).astype(float)
+    # Five equally good candidates (independent noise) and one genuinely better one.
+    candidates = {f"noise{j}": truth + rng.normal(0, 1.0, truth.size) for j in range(5)}
+    only_noise = stats.split_half_selection(truth, candidates, (1.0, 5.0), n_repeats=40)
+    assert list(only_noise.columns) == ["winner", "lead on A", "lead on B"]
+    assert only_noise["lead on A"].mean() > 0.005  # the winner always looks better on A
+    assert abs(only_noise["lead on B"].mean()) < 0.5 * only_noise["lead on A"].mean()
+    candidates["better"] = truth + rng.normal(0, 0.7, truth.size)
+    with_skill = stats.split_half_selection(truth, candidates, (1.0, 5.0), n_repeats=20)
+    assert (with_skill["winner"] == "better").all()
+    assert with_skill["lead on B"].mean() > 0.1  # a real lead survives on fresh ratings
+    with pytest.raises(ValueError, match="at least two"):
+        stats.split_half_selection(truth, {"one": truth}, (1.0, 5.0))
