@@ -4,7 +4,8 @@ evaluation chapter.
 Dataset side: :func:`describe_ratings` and :func:`summary_table` (users, items, ratings,
 density, scale, mean), :func:`counts_per` (ratings per user or per item), :func:`top_share` and
 :func:`gini` (how concentrated those counts are), :func:`value_counts` (the rating
-distribution), :func:`ratings_per_period` (activity over time) and :func:`split_table`.
+distribution), :func:`ratings_per_period` and :func:`first_session_share` (activity over time)
+and :func:`split_table`.
 
 Protocol side: :func:`fit_predict` (fit a registered model and keep its test predictions, for
 top-k metrics), :func:`score` (rating and top-k metrics of predictions),
@@ -281,3 +282,18 @@ def split_half_selection(y_true, predictions: Mapping[object, np.ndarray],
                      "lead on A": float(scores["A"].mean() - scores["A"][winner]),
                      "lead on B": float(scores["B"].mean() - scores["B"][winner])})
     return pd.DataFrame(rows)
+
+
+def first_session_share(ratings: pd.DataFrame, hours: float = 24.0) -> dict:
+    """How much rating happens in a user's first ``hours`` after their first rating.
+
+    Returns the share of all ratings given within that window (``ratings share``) and the share
+    of users who gave more than half of their ratings within it (``users mostly in it``).
+    """
+    if "timestamp" not in ratings.columns:
+        raise ValueError("these ratings have no timestamp column")
+    first = ratings.groupby("user")["timestamp"].transform("min")
+    early = (ratings["timestamp"] - first) < hours * 3600.0
+    per_user = early.groupby(ratings["user"]).mean()
+    return {"ratings share": float(early.mean()),
+            "users mostly in it": float((per_user > 0.5).mean())}

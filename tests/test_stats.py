@@ -156,3 +156,14 @@ def test_split_half_selection_separates_luck_from_skill():
     assert with_skill["lead on B"].mean() > 0.1  # a real lead survives on fresh ratings
     with pytest.raises(ValueError, match="at least two"):
         stats.split_half_selection(truth, {"one": truth}, (1.0, 5.0))
+
+
+def test_first_session_share(small_frame):
+    # user 1: day 0, day 1, day 8 -> 1 of 3 within 24 h; user 2: day 8, day 9 -> 1 of 2;
+    # user 3: one rating -> 1 of 1. Ratings share 3/6; only user 3 has more than half early.
+    facts = stats.first_session_share(small_frame, hours=24)
+    assert facts["ratings share"] == pytest.approx(3 / 6)
+    assert facts["users mostly in it"] == pytest.approx(1 / 3)
+    assert stats.first_session_share(small_frame, hours=24 * 40)["ratings share"] == 1.0
+    with pytest.raises(ValueError, match="no timestamp"):
+        stats.first_session_share(small_frame.drop(columns="timestamp"))
