@@ -1,0 +1,134 @@
+"""Sparse FC and GLocal-K: the kernelised layer, both L-BFGS paths, protocols, fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_lib.errors import TrainingDivergedError
+from recsys_lib.metrics import rmse
+from recsys_lib.models import create_model
+from recsys_lib.models import kernel_layers
+from recsys_lib.models.kernel_layers import (KernelAutoencoder, conv_same,
+                                             finite_support_kernel, lbfgs_scipy, lbfgs_torch)
+from recsys_lib.training import run
+
+SMALL = {"n_hidden": 16}
+SFC = {**SMALL, "epochs": 4, "iterations": 10, "lambda_2": 1.0, "lambda_s": 0.01}
+GLK = {**SMALL, "pretrain_epochs": 2, "finetune_epochs": 3, "pretrain_iterations": 10,
+       "finetune_iterations": 10, "lambda_2": 1.0, "lambda_s": 0.01, "dot_scale": 1.0}
+
+
+def mean_rmse(split):
+    mean = float(split.train.ratings.mean())
+    return rmse(split.test.ratings, np.full(len(split.test), mean), split.rating_scale)
+
+
+def test_kernel_formula_and_gradient_at_zero_distance():
+    u = torch.tensor([[0.0, 0.0], [0.5, 0.0], [2.0, 0.0]], dtype=torch.float64,
+                     requires_grad=True)
+    v = torch.tensor([[0.0, 0.0], [0.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    k = finite_support_kernel(u, v)
+    expected = torch.clamp(1 - ((u[:, None] - v[None]) ** 2).sum(-1), min=0)
+    assert torch.allclose(k, expected)
+    assert k[2].abs().max() == 0  # beyond distance 1 the connection is exactly zero
+    k.sum().backward()
+    assert torch.isfinite(u.grad).all() and torch.isfinite(v.grad).all()
+
+
+def test_conv_same_matches_conv2d():
+    x = torch.randn(9, 7, dtype=torch.float64)
+    for size in (3, 5):
+        kernel = torch.randn(size, size, dtype=torch.float64)
+        ref = torch.nn.functional.conv2d(x[None, None], kernel[None, None], padding=size // 2)
+        assert torch.allclose(conv_same(x, kernel), ref[0, 0])
+
+
+def test_autoencoder_starts_dense_and_pooling_is_exact():
+    net = KernelAutoencoder(12, n_hidden=8)
+    flat = net.init(torch.Generator().manual_seed(0), torch.float64, "cpu")
+    assert all(float(k.min()) > 0.99 for k in net.kernels(flat))
+    x = torch.rand(5, 12, dtype=torch.float64)
+    out, reg = net.forward(flat, x, 1.0, 1.0)
+    pooled, _ = net.forward(flat, x, 1.0, 1.0, row_means=True)
+    assert out.shape == (5, 12) and float(reg) > 0
+    assert torch.allclose(out.mean(1), pooled)
+
+
+def test_both_lbfgs_paths_minimise_a_quadratic():
+    target = torch.arange(6, dtype=torch.float64)
+
+    def fun(x):
+        return ((x - target) ** 2 * torch.arange(1, 7)).sum()
+
+    x0 = torch.zeros(6, dtype=torch.float64)
+    for x, f, evals in (lbfgs_torch(fun, x0, 30), lbfgs_scipy(fun, x0, 30)):
+        assert f < 1e-8 and evals >= 2
+        assert torch.allclose(x, target, atol=1e-4)
+
+
+@pytest.mark.parametrize("name,params", [("sparse-fc", SFC), ("glocal-k", GLK)])
+def test_learns_better_than_mean_and_is_seeded(tiny_split, name, params):
+    first = run(name, "tiny", tiny_split, seed=3, params=params)
+    again = run(name, "tiny", tiny_split, seed=3, params=params)
+    assert first["rmse"] < mean_rmse(tiny_split)
+    assert first["rmse"] == again["rmse"]
+    assert len(first["test_curve"]) == (4 if name == "sparse-fc" else 3)
+    assert first["rmse_last_epoch"] == pytest.approx(first["rmse"])
+    assert first["rmse_best_epoch"] <= first["rmse_last_epoch"]
+
+
+def test_glocal_k_reports_kernel_and_scipy_path_agrees(tiny_split):
+    fast = run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, "dtype": "float64"})
+    slow = run("glocal-k", "tiny", tiny_split, seed=0,
+               params={**GLK, "dtype": "float64", "optimizer": "scipy"})
+    assert np.array(fast["global_kernel"]).shape == (3, 3)
+    assert slow["rmse"] < mean_rmse(tiny_split)
+    assert abs(fast["rmse"] - slow["rmse"]) < 0.1
+
+
+def test_validated_protocol_selects_on_validation(tiny_split):
+    out = run("sparse-fc", "tiny", tiny_split, seed=0, params={**SFC, "protocol": "validated"})
+    epoch = out["selected_epoch"]
+    assert out["validation_curve"][epoch - 1] == min(out["validation_curve"])
+    assert out["rmse_validated"] == pytest.approx(out["test_curve"][epoch - 1], abs=1e-5)
+    assert out["rmse"] == pytest.approx(out["rmse_validated"])
+
+
+def test_unseen_users_and_items_get_the_train_mean(tiny_split):
+    model = create_model("sparse-fc", seed=0, **SFC).fit(tiny_split)
+    seen_users, seen_items = tiny_split.seen_in_train()
+    model.user_seen_ = seen_users.copy()
+    model.user_seen_[0] = False  # pretend user 0 had no training rating
+    pred = model.predict(np.array([0, 1]), np.array([0, 0]))
+    assert pred[0] == pytest.approx(float(tiny_split.train.ratings.mean()))
+    assert pred[1] != pytest.approx(pred[0])
+    with pytest.raises(IndexError):
+        model.predict(np.array([10_000]), np.array([0]))
+
+
+def test_nan_loss_raises(tiny_split, monkeypatch):
+    monkeypatch.setattr(kernel_layers, "finite_support_kernel",
+                        lambda u, v: torch.full((u.shape[0], v.shape[0]), float("nan"),
+                                                dtype=u.dtype))
+    with pytest.raises(TrainingDivergedError):
+        run("sparse-fc", "tiny", tiny_split, seed=0, params=SFC)
+
+
+@pytest.mark.parametrize("params", [{"protocol": "oracle"}, {"optimizer": "sgd"},
+                                    {"lambda_2": -1.0}, {"kernel_size": 4}, {"conv_layers": 0},
+                                    {"train_ratio": 0.0}, {"epochs": 3}])
+def test_bad_params_are_rejected(tiny_split, params):
+    with pytest.raises(Exception) as info:
+        run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **params})
+    assert any(word in str(info.value) for word in
+               ("must", "unknown", "bad parameters", "unexpected"))
+
+
+def test_failure_modes_run(tiny_split):
+    for extra in ({"optimizer": "adam"}, {"loss": "norm"}, {"detach_reg": True},
+                  {"train_ratio": 0.5}, {"conv_layers": 2, "kernel_size": 5},
+                  {"pretrain_epochs": 0}):
+        out = run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **extra})
+        assert np.isfinite(out["rmse"])
