@@ -11,7 +11,6 @@ STAMP := $(VENV)/.installed
 ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
 export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 .PHONY: install data book book-ci test clean

@@ -10,10 +10,14 @@ import time
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from .errors import TrainingDivergedError
 from .metrics import rating_metrics
-from .models import RatingModel, create_model
 from .splits import Split, load_split
+
+if TYPE_CHECKING:  # the model modules import this one for the helpers below
+    from .models import RatingModel
 
 
 def seed_everything(seed: int) -> None:
@@ -44,7 +48,7 @@ def check_finite(loss: float, where: str) -> float:
     return loss
 
 
-def evaluate(model: RatingModel, split: Split) -> dict:
+def evaluate(model: "RatingModel", split: Split) -> dict:
     """RMSE and MAE of ``model`` on ``split.test`` (clipped to the split's rating scale)."""
     start = time.perf_counter()
     predictions = model.predict(split.test.users, split.test.items)
@@ -60,6 +64,8 @@ def run(model_name: str, dataset: str, split: str | Split | None = None, seed: i
     n_test_unseen, rmse, mae, fit_seconds, predict_seconds and params, plus whatever the
     model's ``report()`` adds.
     """
+    from .models import create_model
+
     data = split if isinstance(split, Split) else load_split(dataset, split)
     seed_everything(seed)
     model = create_model(model_name, seed=seed, **(params or {}))
