@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import random
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from .errors import TrainingDivergedError
 from .metrics import rating_metrics
