@@ -41,6 +41,12 @@ def rating_metrics(y_true, y_pred, rating_scale: tuple[float, float]) -> dict[st
     return {"rmse": rmse(y_true, y_pred, rating_scale), "mae": mae(y_true, y_pred, rating_scale)}
 
 
+def relevance_threshold(rating_scale: tuple[float, float]) -> float:
+    """The rating that makes a test item relevant: three quarters up the scale (4 on 1-5)."""
+    low, high = rating_scale
+    return low + 0.75 * (high - low)
+
+
 def ranking_metrics(users, y_true, y_pred, k: int = 10, threshold: float = 4.0
                     ) -> dict[str, float]:
     """Precision, recall and NDCG at ``k``, averaged over users with a relevant test item.

@@ -18,14 +18,13 @@ top-k metrics), :func:`score` (rating and top-k metrics of predictions),
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .data import DATASETS, fetch, get_dataset
-from .metrics import ranking_metrics, rating_metrics, rmse
+from .metrics import rmse
 from .splits import Split
 
 # --------------------------------------------------------------------------------------------
@@ -167,35 +166,6 @@ def split_table(splits: Iterable[Split]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # Evaluation protocol
-
-
-def fit_predict(model_name: str, split: Split, seed: int = 0, params: dict | None = None
-                ) -> tuple[object, np.ndarray, float]:
-    """Fit a registered model as :func:`recsys_lib.training.run` does (same seeding) and return
-    ``(model, unclipped test predictions, fit seconds)``. Use it when the predictions
-    themselves are needed, for example for top-k metrics."""
-    from .models import create_model
-    from .training import seed_everything
-
-    seed_everything(seed)
-    model = create_model(model_name, seed=seed, **(params or {}))
-    start = time.perf_counter()
-    model.fit(split)
-    fit_seconds = time.perf_counter() - start
-    return model, np.asarray(model.predict(split.test.users, split.test.items)), fit_seconds
-
-
-def score(split: Split, predictions, k: int = 10, threshold: float = 4.0) -> dict:
-    """RMSE and MAE (clipped) and precision, recall and NDCG at ``k`` of test predictions.
-
-    Ranking protocol of :func:`recsys_lib.metrics.ranking_metrics`: each user's test items are
-    ranked by prediction; relevant means a true rating of at least ``threshold``.
-    """
-    truth = split.test.ratings
-    scores = rating_metrics(truth, predictions, split.rating_scale)
-    scores.update(ranking_metrics(split.test.users, truth, predictions, k=k,
-                                  threshold=threshold))
-    return scores
 
 
 def sweep(model_name: str, splits: Mapping[str, Split], grid: Sequence[dict], seed: int = 0

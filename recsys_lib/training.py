@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import TrainingDivergedError
-from .metrics import rating_metrics
+from .metrics import ranking_metrics, rating_metrics, relevance_threshold
 from .splits import Split, load_split
 
 if TYPE_CHECKING:  # the model modules import this one for the helpers below
@@ -47,12 +47,39 @@ def check_finite(loss: float, where: str) -> float:
     return loss
 
 
-def evaluate(model: "RatingModel", split: Split) -> dict:
-    """RMSE and MAE of ``model`` on ``split.test`` (clipped to the split's rating scale)."""
+def fit(model_name: str, split: Split, seed: int = 0, params: dict | None = None
+        ) -> tuple["RatingModel", float]:
+    """Seed everything, create ``model_name`` with ``params`` and fit it on ``split``.
+
+    Returns ``(fitted model, fit seconds)``.
+    """
+    from .models import create_model
+
+    seed_everything(seed)
+    model = create_model(model_name, seed=seed, **(params or {}))
+    start = time.perf_counter()
+    model.fit(split)
+    return model, time.perf_counter() - start
+
+
+def score(split: Split, predictions, k: int = 10, threshold: float | None = None) -> dict:
+    """RMSE and MAE (clipped) and precision, recall and NDCG at ``k`` of test predictions.
+
+    ``threshold`` is the rating that makes a test item relevant (default: three quarters up the
+    rating scale, 4 on 1-5); see :func:`recsys_lib.metrics.ranking_metrics` for the protocol.
+    """
+    truth = split.test.ratings
+    if threshold is None:
+        threshold = relevance_threshold(split.rating_scale)
+    return {**rating_metrics(truth, predictions, split.rating_scale),
+            **ranking_metrics(split.test.users, truth, predictions, k=k, threshold=threshold)}
+
+
+def evaluate(model: "RatingModel", split: Split, k: int = 10) -> dict:
+    """:func:`score` of ``model``'s predictions on ``split.test``, plus the seconds it took."""
     start = time.perf_counter()
     predictions = model.predict(split.test.users, split.test.items)
-    scores = rating_metrics(split.test.ratings, predictions, split.rating_scale)
-    return {**scores, "predict_seconds": time.perf_counter() - start}
+    return {**score(split, predictions, k=k), "predict_seconds": time.perf_counter() - start}
 
 
 def run(model_name: str, dataset: str, split: str | Split | None = None, seed: int = 0,
@@ -60,17 +87,10 @@ def run(model_name: str, dataset: str, split: str | Split | None = None, seed: i
     """Train ``model_name`` on a split and return the JSON-ready summary.
 
     The summary always holds model, dataset, split, seed, n_train, n_test, n_users, n_items,
-    n_test_unseen, rmse, mae, fit_seconds, predict_seconds and params, plus whatever the
-    model's ``report()`` adds.
+    n_test_unseen, rmse, mae, precision@10, recall@10, ndcg@10, fit_seconds, predict_seconds and
+    params, plus whatever the model's ``report()`` adds.
     """
-    from .models import create_model
-
     data = split if isinstance(split, Split) else load_split(dataset, split)
-    seed_everything(seed)
-    model = create_model(model_name, seed=seed, **(params or {}))
-    start = time.perf_counter()
-    model.fit(data)
-    fit_seconds = time.perf_counter() - start
-    counts = data.summary()
-    return {"model": model_name, **counts, "seed": seed, **evaluate(model, data),
+    model, fit_seconds = fit(model_name, data, seed, params)
+    return {"model": model_name, **data.summary(), "seed": seed, **evaluate(model, data),
             "fit_seconds": fit_seconds, "params": model.get_params(), **model.report()}

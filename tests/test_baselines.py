@@ -9,7 +9,7 @@ import pytest
 from recsys_lib.errors import InvalidParameterError, TrainingDivergedError, UnknownNameError
 from recsys_lib.models import available_models, create_model
 from recsys_lib.splits import split_from_frames
-from recsys_lib.training import check_finite, evaluate, run
+from recsys_lib.training import check_finite, evaluate, fit, run, score
 
 FOUNDATION_MODELS = ["baseline", "global-mean", "surprise-baseline", "surprise-knnbaseline",
                      "surprise-svd", "surprise-svdpp"]
@@ -80,3 +80,13 @@ def test_nan_loss_raises_training_diverged():
     assert check_finite(0.5, "epoch 1") == 0.5
     with pytest.raises(TrainingDivergedError, match="became nan at epoch 3"):
         check_finite(float("nan"), "epoch 3")
+
+
+def test_fit_and_score_agree_with_run(tiny_split):
+    model, seconds = fit("baseline", tiny_split, seed=0)
+    predictions = model.predict(tiny_split.test.users, tiny_split.test.items)
+    scores = score(tiny_split, predictions, k=5)
+    summary = run("baseline", "tiny", tiny_split, seed=0)
+    assert seconds >= 0 and scores["rmse"] == pytest.approx(summary["rmse"])
+    assert {"precision@10", "recall@10", "ndcg@10"} <= set(summary)
+    assert {"precision@5", "recall@5", "ndcg@5"} <= set(scores) and 0 <= scores["ndcg@5"] <= 1

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from recsys_lib import stats
-from recsys_lib.metrics import rmse
 
 
 @pytest.fixture
@@ -86,23 +85,6 @@ def test_split_table(tiny_split):
     row = table.loc[("tiny", "synthetic")]
     assert row["n_train"] == len(tiny_split.train) and row["n_test"] == len(tiny_split.test)
     assert 0.1 < row["test share"] < 0.3
-
-
-def test_fit_predict_matches_run(tiny_split):
-    from recsys_lib.training import run
-
-    model, predictions, seconds = stats.fit_predict("baseline", tiny_split, seed=0)
-    assert predictions.shape == (len(tiny_split.test),) and seconds >= 0
-    summary = run("baseline", "tiny", tiny_split, seed=0)
-    assert rmse(tiny_split.test.ratings, predictions, tiny_split.rating_scale) == \
-        pytest.approx(summary["rmse"])
-
-
-def test_score_has_rating_and_ranking_metrics(tiny_split):
-    _, predictions, _ = stats.fit_predict("baseline", tiny_split)
-    scores = stats.score(tiny_split, predictions, k=5)
-    assert {"rmse", "mae", "precision@5", "recall@5", "ndcg@5"} <= set(scores)
-    assert 0.0 <= scores["ndcg@5"] <= 1.0
 
 
 def test_sweep_and_select(tiny_split):
