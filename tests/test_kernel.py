@@ -11,7 +11,8 @@ from recsys_lib.metrics import rmse
 from recsys_lib.models import create_model
 from recsys_lib.models import kernel_layers
 from recsys_lib.models.kernel_layers import (KernelAutoencoder, conv_same,
-                                             finite_support_kernel, lbfgs_scipy, lbfgs_torch)
+                                             finite_support_kernel, lbfgs_scipy, lbfgs_torch,
+                                             shifted_stack, to_csr)
 from recsys_lib.training import run
 
 SMALL = {"n_hidden": 16}
@@ -43,6 +44,23 @@ def test_conv_same_matches_conv2d():
         kernel = torch.randn(size, size, dtype=torch.float64)
         ref = torch.nn.functional.conv2d(x[None, None], kernel[None, None], padding=size // 2)
         assert torch.allclose(conv_same(x, kernel), ref[0, 0])
+
+
+def test_shifted_stack_and_sparse_input_match_dense():
+    x = torch.randn(9, 7, dtype=torch.float64)
+    kernel = torch.randn(3, 3, dtype=torch.float64)
+    assert torch.allclose((kernel.reshape(1, -1) @ shifted_stack(x, 3)).view(9, 7),
+                          conv_same(x, kernel))
+    net = KernelAutoencoder(7, n_hidden=4)
+    flat = net.init(torch.Generator().manual_seed(1), torch.float64, "cpu")
+    x = x * (x > 0.5)
+    grads = []
+    for inp in (x, to_csr(x)):
+        w = flat.clone().requires_grad_(True)
+        out, reg = net.forward(w, inp, 1.0, 1.0)
+        (out.square().sum() + reg).backward()
+        grads.append((out.detach(), w.grad))
+    assert torch.allclose(grads[0][0], grads[1][0]) and torch.allclose(grads[0][1], grads[1][1])
 
 
 def test_autoencoder_starts_dense_and_pooling_is_exact():
@@ -104,6 +122,13 @@ def test_unseen_users_and_items_get_the_train_mean(tiny_split):
     pred = model.predict(np.array([0, 1]), np.array([0, 0]))
     assert pred[0] == pytest.approx(float(tiny_split.train.ratings.mean()))
     assert pred[1] != pytest.approx(pred[0])
+    model.item_seen_ = seen_items.copy()
+    model.item_seen_[5] = False  # and item 5 had none
+    mean = float(tiny_split.train.ratings.mean())
+    assert model.predict(np.array([1]), np.array([5]))[0] == pytest.approx(mean)
+    model.fallback = "network"  # the authors' choice: the network's output for unseen items
+    assert model.predict(np.array([1]), np.array([5]))[0] != pytest.approx(mean)
+    assert model.predict(np.array([0]), np.array([5]))[0] == pytest.approx(mean)
     with pytest.raises(IndexError):
         model.predict(np.array([10_000]), np.array([0]))
 
@@ -118,7 +143,8 @@ def test_nan_loss_raises(tiny_split, monkeypatch):
 
 @pytest.mark.parametrize("params", [{"protocol": "oracle"}, {"optimizer": "sgd"},
                                     {"lambda_2": -1.0}, {"kernel_size": 4}, {"conv_layers": 0},
-                                    {"train_ratio": 0.0}, {"epochs": 3}])
+                                    {"train_ratio": 0.0}, {"epochs": 3},
+                                    {"fallback": "zero"}])
 def test_bad_params_are_rejected(tiny_split, params):
     with pytest.raises(Exception) as info:
         run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **params})

@@ -14,7 +14,8 @@
 from __future__ import annotations
 
 from . import register
-from .kernel_layers import KernelAutoencoder, KernelModelBase, check_bool, conv_same
+from .kernel_layers import (KernelAutoencoder, KernelModelBase, check_bool, to_csr, conv_same,
+                            shifted_stack)
 
 
 @register("glocal-k")
@@ -43,7 +44,8 @@ class GlocalK(KernelModelBase):
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
-                 dtype: str = "float32", seed: int = 0, device: str | None = None) -> None:
+                 dtype: str = "float32", fallback: str = "mean", seed: int = 0,
+                 device: str | None = None) -> None:
         self.lambda_2 = lambda_2
         self.lambda_s = lambda_s
         self.pretrain_epochs = pretrain_epochs
@@ -65,6 +67,7 @@ class GlocalK(KernelModelBase):
         self.detach_reg = check_bool("detach_reg", detach_reg)
         self.adam_lr = adam_lr
         self.dtype = dtype
+        self.fallback = fallback
         self.seed = seed
         self.device = device
         self._check_common()
@@ -84,7 +87,7 @@ class GlocalK(KernelModelBase):
         ae, bank = self._split_params(flat)
         if layers is None:
             layers, _ = self.net_.weights(ae, 0.0, 0.0)
-        pooled = self.net_.apply(layers, self.R_, row_means=True)
+        pooled = self.net_.apply(layers, self.R_sparse_, row_means=True)
         size = self.kernel_size
         return (pooled @ bank * self.hp_["dot_scale"]).view(size, size)
 
@@ -92,11 +95,18 @@ class GlocalK(KernelModelBase):
         n = self.net_.size
         return flat[:n], flat[n:].view(-1, self.kernel_size ** 2)
 
+    #: above this many elements the shifted copies of R are not stored (conv_same instead)
+    MAX_STACK_ELEMENTS = 100_000_000
+
     def _conv_input(self, gk):
         import torch
 
-        x = self.R_
-        for _ in range(self.conv_layers):
+        stack = getattr(self, "stack_", None)
+        if stack is not None:
+            x = torch.relu((gk.reshape(1, -1) @ stack).view(self.R_.shape))
+        else:
+            x = torch.relu(conv_same(self.R_, gk))
+        for _ in range(self.conv_layers - 1):
             x = torch.relu(conv_same(x, gk))
         return x
 
@@ -124,8 +134,15 @@ class GlocalK(KernelModelBase):
         self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
         ae = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
+        # R is mostly empty: its products with the first layer run as sparse (CSR) products.
+        self.R_sparse_ = to_csr(self.R_)
+        self.stack_ = None
+        if self.R_.numel() * self.kernel_size ** 2 <= self.MAX_STACK_ELEMENTS:
+            self.stack_ = shifted_stack(self.R_, self.kernel_size)
+
         def pre_forward(x):
-            return self.net_.forward(x, self.R_, hp["lambda_2"], hp["lambda_s"], self.detach_reg)
+            return self.net_.forward(x, self.R_sparse_, hp["lambda_2"], hp["lambda_s"],
+                                     self.detach_reg)
 
         self.stage_ = "pretrain"
         fun = self._objective(pre_forward)
@@ -153,7 +170,7 @@ class GlocalK(KernelModelBase):
 
         with torch.no_grad():
             if self.stage_ == "pretrain":
-                pred, _ = self.net_.forward(flat, self.R_, 0.0, 0.0)
+                pred, _ = self.net_.forward(flat, self.R_sparse_, 0.0, 0.0)
             else:
                 pred, _ = self._finetune_forward(flat)
         return pred
@@ -163,6 +180,7 @@ class GlocalK(KernelModelBase):
 
         with torch.no_grad():
             self.global_kernel_ = self.global_kernel(self.params_).cpu().numpy()
+        del self.R_sparse_, self.stack_
 
     def report(self) -> dict:
         out = super().report()

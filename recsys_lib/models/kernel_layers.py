@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("torch", "scipy", "adam")
 PROTOCOLS = ("paper", "validated")
 LOSSES = ("half_sse", "norm")
+FALLBACKS = ("mean", "network")
 
 
 def finite_support_kernel(u, v):
@@ -139,6 +140,9 @@ class KernelAutoencoder:
         y = x
         last = len(layers) - 1
         for index, (weight, bias) in enumerate(layers):
+            if index == 0 and y.layout == torch.sparse_csr:  # the raw, mostly empty matrix R
+                y = torch.sigmoid(y @ weight + bias)  # never the last layer (n_layers >= 1)
+                continue
             if index == last:
                 if row_means:
                     return y @ weight.mean(1) + bias.mean()
@@ -151,6 +155,31 @@ class KernelAutoencoder:
         """``(output, regulariser)`` for input rows ``x`` (n_rows, n_in)."""
         layers, reg = self.weights(flat, lambda_2, lambda_s, detach_reg)
         return self.apply(layers, x, row_means), reg
+
+
+def to_csr(x):
+    """``x`` as a sparse CSR tensor (torch's "beta" notice about CSR silenced: the only
+    operations used, products with a dense matrix and their gradients, are tested here)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return x.to_sparse_csr()
+
+
+def shifted_stack(x, size: int):
+    """(size*size, rows*cols): the zero-padded shifts of ``x`` that a same-padded
+    ``size x size`` cross-correlation weights, so ``conv_same(x, K) == (K.ravel() @ stack)``
+    reshaped. Precomputed once for the fixed training matrix, it turns GLocal-K's convolution
+    into one matrix-vector product whose kernel gradient is another."""
+    import torch
+    import torch.nn.functional as F
+
+    pad = size // 2
+    rows, cols = x.shape
+    padded = F.pad(x[None, None], (pad, pad, pad, pad))[0, 0]
+    return torch.stack([padded[a:a + rows, b:b + cols].reshape(-1)
+                        for a in range(size) for b in range(size)])
 
 
 def conv_same(x, kernel):
@@ -335,9 +364,12 @@ def run_epoch(optimizer: str, fun, x, iterations: int, history: int, adam_lr: fl
 class KernelModelBase(RatingModel):
     """Shared machinery; subclasses define DEFAULTS, ``_train`` and ``_predict_matrix``."""
 
-    unseen_fallback = ("the mean training rating for any pair whose user or item has no "
-                       "training rating (the network's output there is driven by untrained "
-                       "biases alone)")
+    unseen_fallback = ("fallback='mean' (default): the mean training rating for any pair whose "
+                       "user or item has no training rating. fallback='network' (the authors' "
+                       "code): an unseen item (an empty input row) gets the network's output, "
+                       "which the trained output biases make a per-user default; an unseen "
+                       "user still gets the mean, since that user's output unit never sees a "
+                       "training error and its bias stays at its random start")
 
     #: per-dataset defaults for hyperparameters left as None; key "*" for other datasets.
     DEFAULTS: dict[str, dict] = {}
@@ -356,6 +388,8 @@ class KernelModelBase(RatingModel):
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError("validation_fraction must lie in (0, 1), got "
                              f"{self.validation_fraction}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
         for name in ("n_hidden", "n_layers", "n_dim", "history"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -408,6 +442,7 @@ class KernelModelBase(RatingModel):
         self.M_ = torch.from_numpy(M).to(self.device_, self.torch_dtype_)
         self.monitor_ = monitor
         self.curves_ = {name: [] for name in monitor}
+        self.other_curve_ = []
         self.phases_ = []
         self.evals_ = 0
         self.best_ = None  # (criterion, epoch, flat params) under the validated protocol
@@ -458,6 +493,9 @@ class KernelModelBase(RatingModel):
             scores[name] = metric_rmse(part.ratings, values, self.rating_scale_)
             if selectable:
                 self.curves_[name].append(scores[name])
+            if selectable and name == "test":  # the same curve under the other fallback
+                other = self._lookup(pred, part.users, part.items, other_fallback=True)
+                self.other_curve_.append(metric_rmse(part.ratings, other, self.rating_scale_))
         if selectable and self.protocol == "validated":
             if self.best_ is None or scores["validation"] < self.best_[0]:
                 self.best_ = (scores["validation"], epoch, flat.detach().clone())
@@ -465,11 +503,17 @@ class KernelModelBase(RatingModel):
                  {k: round(v, 5) for k, v in scores.items()}, self.evals_)
         return scores
 
-    def _lookup(self, pred: np.ndarray, users, items) -> np.ndarray:
+    def _lookup(self, pred: np.ndarray, users, items, other_fallback: bool = False
+                ) -> np.ndarray:
         """Entries of an (items x users) prediction matrix, with the unseen fallback."""
         users, items = check_indices(self.shape_, users, items)
         values = pred[items, users].astype(np.float64)
-        unseen = ~(self.user_seen_[users] & self.item_seen_[items])
+        fallback = self.fallback
+        if other_fallback:
+            fallback = "mean" if fallback == "network" else "network"
+        unseen = ~self.user_seen_[users]
+        if fallback == "mean":
+            unseen |= ~self.item_seen_[items]
         values[unseen] = self.mean_
         return values
 
@@ -483,7 +527,8 @@ class KernelModelBase(RatingModel):
         out = {"protocol": self.protocol, "optimizer": self.optimizer,
                "resolved_params": self.hp_, "function_evaluations": self.evals_,
                "train_seconds": self.train_seconds_,
-               "test_curve": [round(x, 5) for x in test]}
+               "test_curve": [round(x, 5) for x in test],
+               "test_curve_other_fallback": [round(x, 5) for x in self.other_curve_]}
         if test:
             best = int(np.argmin(test))
             out.update({"rmse_best_epoch": test[best], "best_epoch": best + 1,

@@ -9,7 +9,7 @@ which connections to keep.
 from __future__ import annotations
 
 from . import register
-from .kernel_layers import KernelAutoencoder, KernelModelBase, check_bool
+from .kernel_layers import KernelAutoencoder, KernelModelBase, check_bool, to_csr
 
 
 @register("sparse-fc")
@@ -32,7 +32,8 @@ class SparseFC(KernelModelBase):
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
-                 dtype: str = "float32", seed: int = 0, device: str | None = None) -> None:
+                 dtype: str = "float32", fallback: str = "mean", seed: int = 0,
+                 device: str | None = None) -> None:
         self.lambda_2 = lambda_2
         self.lambda_s = lambda_s
         self.epochs = epochs
@@ -49,6 +50,7 @@ class SparseFC(KernelModelBase):
         self.detach_reg = check_bool("detach_reg", detach_reg)
         self.adam_lr = adam_lr
         self.dtype = dtype
+        self.fallback = fallback
         self.seed = seed
         self.device = device
         self._check_common()
@@ -61,8 +63,11 @@ class SparseFC(KernelModelBase):
         self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
         flat = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
+        self.R_sparse_ = to_csr(self.R_)  # mostly empty: sparse first-layer products
+
         def forward(x):
-            return self.net_.forward(x, self.R_, hp["lambda_2"], hp["lambda_s"], self.detach_reg)
+            return self.net_.forward(x, self.R_sparse_, hp["lambda_2"], hp["lambda_s"],
+                                     self.detach_reg)
 
         fun = self._objective(forward)
         adam_state: dict = {}
@@ -84,8 +89,11 @@ class SparseFC(KernelModelBase):
         import torch
 
         with torch.no_grad():
-            pred, _ = self.net_.forward(flat, self.R_, 0.0, 0.0)
+            pred, _ = self.net_.forward(flat, self.R_sparse_, 0.0, 0.0)
         return pred
+
+    def _after_fit(self) -> None:
+        del self.R_sparse_
 
     def report(self) -> dict:
         out = super().report()
