@@ -115,7 +115,7 @@ def test_validated_protocol_selects_on_validation(tiny_split):
 
 
 def test_unseen_users_and_items_get_the_train_mean(tiny_split):
-    model = create_model("sparse-fc", seed=0, **SFC).fit(tiny_split)
+    model = create_model("sparse-fc", seed=0, **SFC, fallback="mean").fit(tiny_split)
     seen_users, seen_items = tiny_split.seen_in_train()
     model.user_seen_ = seen_users.copy()
     model.user_seen_[0] = False  # pretend user 0 had no training rating

@@ -44,7 +44,7 @@ class GlocalK(KernelModelBase):
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
-                 dtype: str = "float32", fallback: str = "mean", seed: int = 0,
+                 dtype: str = "float32", fallback: str = "network", seed: int = 0,
                  device: str | None = None) -> None:
         self.lambda_2 = lambda_2
         self.lambda_s = lambda_s

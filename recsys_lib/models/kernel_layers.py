@@ -364,12 +364,13 @@ def run_epoch(optimizer: str, fun, x, iterations: int, history: int, adam_lr: fl
 class KernelModelBase(RatingModel):
     """Shared machinery; subclasses define DEFAULTS, ``_train`` and ``_predict_matrix``."""
 
-    unseen_fallback = ("fallback='mean' (default): the mean training rating for any pair whose "
-                       "user or item has no training rating. fallback='network' (the authors' "
-                       "code): an unseen item (an empty input row) gets the network's output, "
-                       "which the trained output biases make a per-user default; an unseen "
-                       "user still gets the mean, since that user's output unit never sees a "
-                       "training error and its bias stays at its random start")
+    unseen_fallback = ("fallback='network' (default, as in the authors' code): an item with no "
+                       "training rating (an empty input row) gets the network's output, which "
+                       "the trained output biases turn into a per-user default; a user with no "
+                       "training rating gets the mean training rating, since that user's output "
+                       "unit never sees an error and its bias stays at its random start. "
+                       "fallback='mean': the mean training rating for any pair whose user or "
+                       "item is unseen")
 
     #: per-dataset defaults for hyperparameters left as None; key "*" for other datasets.
     DEFAULTS: dict[str, dict] = {}
