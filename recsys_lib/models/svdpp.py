@@ -253,8 +253,8 @@ class AsymmetricSVD(RatingModel):
                        "prediction is mu + b_i; an unseen item has b_i = 0 and q_i = 0 (only "
                        "the penalty acts on them), giving mu + b_u")
 
-    def __init__(self, n_factors: int = 20, max_iter: int = 150, reg_bias: float = 0.02,
-                 reg_factors: float = 0.1, init_std: float = 0.1, seed: int = 0,
+    def __init__(self, n_factors: int = 20, max_iter: int = 100, reg_bias: float = 0.02,
+                 reg_factors: float = 0.5, init_std: float = 0.1, seed: int = 0,
                  device: str | None = None) -> None:
         _check_common(n_factors, max_iter, reg_bias, reg_factors, reg_factors, init_std)
         self.n_factors = n_factors

@@ -1,0 +1,139 @@
+"""The classical models: SVD, biased MF, neighbourhood models, Asymmetric-SVD, SVD++, integrated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_lib.errors import InvalidParameterError, TrainingDivergedError
+from recsys_lib.metrics import rmse
+from recsys_lib.models import available_models, create_model
+from recsys_lib.models.neighbourhood import GlobalNeighborhood, KNNPearson
+from recsys_lib.models.svd import BiasedMF, TruncatedSVD
+from recsys_lib.models.svdpp import SVDpp
+from recsys_lib.splits import split_from_frames
+from recsys_lib.training import fit, run
+
+OURS = ["svd-truncated", "biased-mf-sgd", "knn-pearson", "global-neighborhood",
+        "asymmetric-svd", "svdpp", "integrated"]
+SMALL = {  # settings that suit a 30 x 20 matrix
+    "svd-truncated": {"rank": 2},
+    "biased-mf-sgd": {"n_factors": 4, "n_epochs": 30, "lr": 0.02, "batch_size": 32},
+    "knn-pearson": {"k": 5},
+    "global-neighborhood": {"k": 5, "reg_weights": 1.0},
+    "asymmetric-svd": {"n_factors": 4, "max_iter": 50},
+    "svdpp": {"n_factors": 4},
+    "integrated": {"n_factors": 4, "k": 5, "reg_weights": 1.0},
+}
+
+
+def test_all_registered():
+    assert set(OURS) <= set(available_models())
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_learns_better_than_global_mean(tiny_split, name):
+    ours = run(name, "tiny", tiny_split, params=SMALL[name])
+    mean = run("global-mean", "tiny", tiny_split)
+    assert ours["rmse"] < mean["rmse"], (ours["rmse"], mean["rmse"])
+
+
+@pytest.mark.parametrize("name", ["biased-mf-sgd", "svdpp", "integrated", "asymmetric-svd"])
+def test_same_seed_same_rmse(tiny_split, name):
+    first = run(name, "tiny", tiny_split, seed=3, params=SMALL[name])
+    second = run(name, "tiny", tiny_split, seed=3, params=SMALL[name])
+    assert first["rmse"] == second["rmse"]
+
+
+def test_different_seed_changes_sgd(tiny_split):
+    first = run("biased-mf-sgd", "tiny", tiny_split, seed=1, params=SMALL["biased-mf-sgd"])
+    second = run("biased-mf-sgd", "tiny", tiny_split, seed=2, params=SMALL["biased-mf-sgd"])
+    assert first["rmse"] != second["rmse"]
+
+
+@pytest.fixture
+def unseen_split():
+    """Users 0-9 and items 0-7 in training; user 10 and item 8 appear only in the test part."""
+    rng = np.random.default_rng(1)
+    rows = [(u, i, float(rng.integers(1, 6))) for u in range(10) for i in range(8)
+            if rng.random() < 0.7 and (u, i) != (1, 1)]
+    train = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    test = pd.DataFrame([(10, 0, 4.0), (0, 8, 3.0), (10, 8, 5.0), (1, 1, 2.0)],
+                        columns=["user", "item", "rating"])
+    return split_from_frames("unseen", "synthetic", train, test, (1.0, 5.0))
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_unseen_users_and_items_get_finite_predictions(unseen_split, name):
+    params = {key: value for key, value in SMALL[name].items() if key != "batch_size"}
+    if "k" in params:
+        params["k"] = 3
+    model, _ = fit(name, unseen_split, params=params)
+    predictions = model.predict(unseen_split.test.users, unseen_split.test.items)
+    assert predictions.shape == (4,) and np.isfinite(predictions).all()
+    assert type(model).unseen_fallback
+
+
+@pytest.mark.parametrize("name", ["svdpp", "integrated", "knn-pearson", "global-neighborhood"])
+def test_fallback_is_the_bias(unseen_split, name):
+    model, _ = fit(name, unseen_split, params={"k": 3} if "k" in SMALL[name] else {})
+    users, items = unseen_split.test.users, unseen_split.test.items
+    user_idx = int(np.flatnonzero(unseen_split.user_ids == 10)[0])
+    item_idx = int(np.flatnonzero(unseen_split.item_ids == 8)[0])
+    pred = dict(zip(zip(users.tolist(), items.tolist()),
+                    model.predict(users, items).tolist()))
+    mu = float(np.mean(unseen_split.train.ratings, dtype=np.float64))
+    both = pred[(user_idx, item_idx)]
+    if name == "knn-pearson":  # the fixed ALS baseline
+        mu = model.mu_
+    assert both == pytest.approx(mu, abs=1e-5)
+
+
+def test_svd_baseline_fill_falls_back_to_baseline(unseen_split):
+    model, _ = fit("svd-truncated", unseen_split, params={"rank": 2})
+    u = np.flatnonzero(unseen_split.user_ids == 10)
+    i = np.flatnonzero(unseen_split.item_ids == 8)
+    assert model.predict(u, i)[0] == pytest.approx(model.mu_)
+
+
+def test_nan_loss_raises(tiny_split):
+    with pytest.raises(TrainingDivergedError):
+        fit("biased-mf-sgd", tiny_split, params={"lr": 1e6, "n_epochs": 5})
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SVDpp(n_factors=0), lambda: SVDpp(reg_factors=-1.0), lambda: BiasedMF(lr=0.0),
+    lambda: BiasedMF(batch_size=2.5), lambda: KNNPearson(k=0), lambda: TruncatedSVD(fill="x"),
+    lambda: GlobalNeighborhood(reg_weights=0.0)])
+def test_bad_params(make):
+    with pytest.raises(InvalidParameterError):
+        make()
+
+
+def test_unknown_param_is_named():
+    with pytest.raises(InvalidParameterError, match="svdpp"):
+        create_model("svdpp", n_factorz=3)
+
+
+def test_zero_fill_svd_is_the_wrong_tool(tiny_split):
+    zero = run("svd-truncated", "tiny", tiny_split, params={"rank": 2, "fill": "zero"})
+    base = run("svd-truncated", "tiny", tiny_split, params={"rank": 2, "fill": "baseline"})
+    assert zero["rmse"] > base["rmse"] + 0.3
+
+
+def test_ml100k_headlines():
+    """The part's headline figures on ML-100K u1 (each fit takes seconds)."""
+    from recsys_lib.splits import load_split
+
+    split = load_split("ml-100k", "u1")
+    svdpp = run("svdpp", "ml-100k", split)
+    knn = run("knn-pearson", "ml-100k", split)
+    assert svdpp["rmse"] <= 0.930, svdpp["rmse"]
+    assert knn["rmse"] <= 0.936, knn["rmse"]
+    again = run("svdpp", "ml-100k", split)
+    assert again["rmse"] == svdpp["rmse"]
+    # the metrics' clip is the only clip: predictions are returned unclipped
+    model, _ = fit("svdpp", split)
+    raw = model.predict(split.test.users, split.test.items)
+    assert rmse(split.test.ratings, raw, split.rating_scale) == pytest.approx(svdpp["rmse"])
