@@ -158,3 +158,13 @@ def test_failure_modes_run(tiny_split):
                   {"pretrain_epochs": 0}):
         out = run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **extra})
         assert np.isfinite(out["rmse"])
+
+
+def test_convolution_without_stored_shifts_gives_the_same_model(tiny_split, monkeypatch):
+    from recsys_lib.models.glocal_k import GlocalK
+
+    params = {**GLK, "dtype": "float64", "finetune_epochs": 1}
+    stored = run("glocal-k", "tiny", tiny_split, seed=0, params=params)
+    monkeypatch.setattr(GlocalK, "MAX_STACK_ELEMENTS", 0)  # large matrices (ML-1M) take this path
+    direct = run("glocal-k", "tiny", tiny_split, seed=0, params=params)
+    assert direct["rmse"] == pytest.approx(stored["rmse"], abs=1e-6)
