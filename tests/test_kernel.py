@@ -168,3 +168,5 @@ def test_convolution_without_stored_shifts_gives_the_same_model(tiny_split, monk
     monkeypatch.setattr(GlocalK, "MAX_STACK_ELEMENTS", 0)  # large matrices (ML-1M) take this path
     direct = run("glocal-k", "tiny", tiny_split, seed=0, params=params)
     assert direct["rmse"] == pytest.approx(stored["rmse"], abs=1e-6)
+    plain = run("glocal-k", "tiny", tiny_split, seed=0, params={**params, "fused": False})
+    assert plain["rmse"] == pytest.approx(stored["rmse"], abs=1e-6)

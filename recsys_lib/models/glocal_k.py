@@ -44,8 +44,8 @@ class GlocalK(KernelModelBase):
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
-                 dtype: str = "float32", fallback: str = "network", seed: int = 0,
-                 device: str | None = None) -> None:
+                 dtype: str = "float32", fallback: str = "network", fused: bool = True,
+                 seed: int = 0, device: str | None = None) -> None:
         self.lambda_2 = lambda_2
         self.lambda_s = lambda_s
         self.pretrain_epochs = pretrain_epochs
@@ -68,6 +68,7 @@ class GlocalK(KernelModelBase):
         self.adam_lr = adam_lr
         self.dtype = dtype
         self.fallback = fallback
+        self.fused = check_bool("fused", fused)
         self.seed = seed
         self.device = device
         self._check_common()
@@ -87,7 +88,10 @@ class GlocalK(KernelModelBase):
         ae, bank = self._split_params(flat)
         if layers is None:
             layers, _ = self.net_.weights(ae, 0.0, 0.0)
-        pooled = self.net_.apply(layers, self.R_sparse_, row_means=True)
+        if self.fused:
+            pooled = self.net_.apply(layers, self.R_sparse_, row_means=True)
+        else:  # the plain computation: the full reconstruction, then its mean over users
+            pooled = self.net_.apply(layers, self.R_).mean(1)
         size = self.kernel_size
         return (pooled @ bank * self.hp_["dot_scale"]).view(size, size)
 
@@ -104,6 +108,9 @@ class GlocalK(KernelModelBase):
         stack = getattr(self, "stack_", None)
         if stack is not None:
             x = torch.relu((gk.reshape(1, -1) @ stack).view(self.R_.shape))
+        elif not self.fused:
+            x = torch.relu(torch.nn.functional.conv2d(
+                self.R_[None, None], gk[None, None], padding=self.kernel_size // 2)[0, 0])
         else:
             x = torch.relu(conv_same(self.R_, gk))
         for _ in range(self.conv_layers - 1):
@@ -117,7 +124,7 @@ class GlocalK(KernelModelBase):
         hp = self.hp_
         ae, _ = self._split_params(flat)
         layers, reg = self.net_.weights(ae, hp["lambda_2"], hp["lambda_s"], self.detach_reg)
-        x = self._conv_input(self.global_kernel(flat, layers))
+        x = self._conv_input(self.global_kernel(flat, layers if self.fused else None))
         return self.net_.apply(layers, x), reg
 
     # --- training ---------------------------------------------------------------------------
@@ -135,9 +142,9 @@ class GlocalK(KernelModelBase):
         ae = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
         # R is mostly empty: its products with the first layer run as sparse (CSR) products.
-        self.R_sparse_ = to_csr(self.R_)
+        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_
         self.stack_ = None
-        if self.R_.numel() * self.kernel_size ** 2 <= self.MAX_STACK_ELEMENTS:
+        if self.fused and self.R_.numel() * self.kernel_size ** 2 <= self.MAX_STACK_ELEMENTS:
             self.stack_ = shifted_stack(self.R_, self.kernel_size)
 
         def pre_forward(x):

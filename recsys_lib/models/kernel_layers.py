@@ -18,6 +18,10 @@ optimiser paths work on the same vector without copies:
 * ``optimizer="torch"``: the fast path, :func:`lbfgs_torch`, an L-BFGS with the same memory,
   the same first step as L-BFGS-B (``1/||g||``) and a strong-Wolfe line search, entirely in
   torch (float32 by default), restarted every epoch;
+* ``fused=False`` switches off the computational shortcuts of the fast path (sparse first
+  layer on R, kernels shared by GLocal-K's two passes, pooled values without the full output,
+  convolution as one product with R's precomputed shifts) for timing comparisons; the function
+  minimised is the same;
 * ``optimizer="adam"``: a few Adam steps per epoch, kept only to show why earlier
   reconstructions that used it fell short.
 

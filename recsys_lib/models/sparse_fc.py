@@ -32,8 +32,8 @@ class SparseFC(KernelModelBase):
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
-                 dtype: str = "float32", fallback: str = "network", seed: int = 0,
-                 device: str | None = None) -> None:
+                 dtype: str = "float32", fallback: str = "network", fused: bool = True,
+                 seed: int = 0, device: str | None = None) -> None:
         self.lambda_2 = lambda_2
         self.lambda_s = lambda_s
         self.epochs = epochs
@@ -51,6 +51,7 @@ class SparseFC(KernelModelBase):
         self.adam_lr = adam_lr
         self.dtype = dtype
         self.fallback = fallback
+        self.fused = check_bool("fused", fused)
         self.seed = seed
         self.device = device
         self._check_common()
@@ -63,7 +64,7 @@ class SparseFC(KernelModelBase):
         self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
         flat = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
-        self.R_sparse_ = to_csr(self.R_)  # mostly empty: sparse first-layer products
+        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_  # mostly empty: sparse first-layer products
 
         def forward(x):
             return self.net_.forward(x, self.R_sparse_, hp["lambda_2"], hp["lambda_s"],
