@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from ..metrics import rmse
+from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
 from .base import RatingModel, check_indices
@@ -173,23 +174,23 @@ class _AutoRec(RatingModel):
     unseen_fallback = "a user or item with no training rating is predicted as default_rating " \
                       "(3, as in the paper)"
 
-    def __init__(self, hidden: int = 500, lam: float = 1.0, max_iter: int = 200,
+    def __init__(self, hidden: int = 500, lam: float = 1000.0, max_iter: int = 200,
                  hidden_act: str = "sigmoid", output_act: str = "identity",
                  default_rating: float = 3.0, validation_fraction: float = 0.0,
-                 curve_every: int = 0, dtype: str = "float64", seed: int = 0) -> None:
+                 curve_every: int = 20, dtype: str = "float32", seed: int = 0) -> None:
         if hidden < 1:
-            raise ValueError(f"hidden must be a positive number of units, got {hidden}")
+            raise InvalidParameterError(f"hidden must be a positive number of units, got {hidden}")
         if lam < 0:
-            raise ValueError(f"lam must be >= 0, got {lam}")
+            raise InvalidParameterError(f"lam must be >= 0, got {lam}")
         if max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+            raise InvalidParameterError(f"max_iter must be >= 1, got {max_iter}")
         for label, act in (("hidden_act", hidden_act), ("output_act", output_act)):
             if act not in ACTIVATIONS:
-                raise ValueError(f"{label} must be one of {ACTIVATIONS}, got {act!r}")
+                raise InvalidParameterError(f"{label} must be one of {ACTIVATIONS}, got {act!r}")
         if not 0.0 <= validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
+            raise InvalidParameterError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
         if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+            raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.hidden = hidden
         self.lam = lam
         self.max_iter = max_iter
@@ -358,17 +359,17 @@ class DeepAutoencoder(RatingModel):
             layers = tuple(int(v) for v in layers.replace("x", ",").split(",") if v)
         layers = tuple(int(v) for v in layers)
         if not layers or min(layers) < 1:
-            raise ValueError(f"layers must be a non-empty list of positive sizes, got {layers}")
+            raise InvalidParameterError(f"layers must be a non-empty list of positive sizes, got {layers}")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+            raise InvalidParameterError(f"dropout must lie in [0, 1), got {dropout}")
         if optimizer not in ("adam", "momentum"):
-            raise ValueError(f"optimizer must be 'adam' or 'momentum', got {optimizer!r}")
+            raise InvalidParameterError(f"optimizer must be 'adam' or 'momentum', got {optimizer!r}")
         if not 0.0 < validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
+            raise InvalidParameterError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
         for label, value in (("batch_size", batch_size), ("max_epochs", max_epochs),
                              ("patience", patience)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
+                raise InvalidParameterError(f"{label} must be a positive integer, got {value!r}")
         self.layers = list(layers)
         self.dropout = dropout
         self.tied = tied

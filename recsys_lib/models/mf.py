@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..metrics import rmse
+from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
 from .base import RatingModel, check_indices
@@ -73,13 +74,13 @@ class _EmbeddingMF(RatingModel):
         for label, value in (("n_factors", n_factors), ("batch_size", batch_size),
                              ("max_epochs", max_epochs), ("patience", patience)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
+                raise InvalidParameterError(f"{label} must be a positive integer, got {value!r}")
         if lr <= 0 or not math.isfinite(lr):
-            raise ValueError(f"lr must be a positive number, got {lr}")
+            raise InvalidParameterError(f"lr must be a positive number, got {lr}")
         if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+            raise InvalidParameterError(f"weight_decay must be >= 0, got {weight_decay}")
         if not 0.0 < validation_fraction < 1.0:
-            raise ValueError("validation_fraction must lie in (0, 1) (early stopping needs a "
+            raise InvalidParameterError("validation_fraction must lie in (0, 1) (early stopping needs a "
                              f"validation slice), got {validation_fraction}")
         self.n_factors = n_factors
         self.lr = lr
