@@ -118,7 +118,7 @@ class BiasedMF(RatingModel):
 
     def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr: float = 0.005,
                  reg: float = 0.02, init_std: float = 0.1, lr_decay: float = 1.0,
-                 batch_size: int = 256, seed: int = 0, device: str | None = None) -> None:
+                 batch_size: int = 1024, seed: int = 0, device: str | None = None) -> None:
         _positive_int("n_factors", n_factors)
         _positive_int("n_epochs", n_epochs)
         _positive_int("batch_size", batch_size)
