@@ -56,6 +56,25 @@ def load_records(path: str | Path) -> pd.DataFrame:
     return pd.json_normalize(rows)
 
 
+def collect_records(results_dir: str | Path) -> pd.DataFrame:
+    """Every run recorded under ``results_dir`` (all ``*.jsonl``), one row each.
+
+    Adds ``record_file`` (path relative to ``results_dir``) and ``defaults`` (True when the
+    command set no ``--param``, so the model ran with its own default hyperparameters).
+    """
+    results_dir = Path(results_dir)
+    frames = []
+    for path in sorted(results_dir.rglob("*.jsonl")):
+        frame = load_records(path)
+        frame["record_file"] = str(path.relative_to(results_dir))
+        frames.append(frame)
+    if not frames:
+        raise FileNotFoundError(f"no record files under {results_dir}")
+    runs = pd.concat(frames, ignore_index=True)
+    runs["defaults"] = runs["command"].map(lambda command: "--param" not in command)
+    return runs
+
+
 def rerun(path: str | Path) -> None:
     """Run every command recorded in ``path`` again (each rewrites its own line)."""
     path = Path(path)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from recsys_lib.cli import main
-from recsys_lib.records import load_records
+from recsys_lib.records import collect_records, load_records
 
 REQUIRED = {"model", "dataset", "split", "seed", "n_train", "n_test", "rmse", "mae",
             "fit_seconds"}
@@ -59,3 +59,12 @@ def test_datasets_and_splits_listing(capsys):
         assert name in listing
     assert main(["splits", "douban"]) == 0
     assert json.loads(capsys.readouterr().out)["n_test"] == 13_689
+
+
+def test_collect_records_flags_default_runs(tmp_path):
+    main(["train", "global-mean", "--dataset", "ml-100k", "--record", str(tmp_path / "a.jsonl")])
+    main(["train", "baseline", "--dataset", "ml-100k", "--param", "n_epochs=1",
+          "--record", str(tmp_path / "sub" / "b.jsonl")])
+    runs = collect_records(tmp_path).set_index("model")
+    assert runs.loc["global-mean", "defaults"] and not runs.loc["baseline", "defaults"]
+    assert runs.loc["baseline", "record_file"] == "sub/b.jsonl"
