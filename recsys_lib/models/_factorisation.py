@@ -100,16 +100,6 @@ def observed(split: Split, device) -> Observed:
                     torch.bincount(items, minlength=split.n_items).float())
 
 
-def sparse_matrix(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor | None,
-                  shape: tuple[int, int]) -> torch.Tensor:
-    """A coalesced sparse COO matrix (duplicates summed); invariants are checked explicitly."""
-    if values is None:
-        values = torch.ones(rows.shape[0], device=rows.device)
-    matrix = torch.sparse_coo_tensor(torch.stack([rows, cols]), values.float(), shape,
-                                     check_invariants=True)
-    return matrix.coalesce()
-
-
 def outer_rows(features: torch.Tensor) -> torch.Tensor:
     """(m, d) -> (m, d*d): each row's outer product with itself, flattened."""
     return (features[:, :, None] * features[:, None, :]).reshape(features.shape[0], -1)
@@ -211,17 +201,6 @@ def neighbour_features(users: torch.Tensor, items: torch.Tensor, neighbours: tor
     count = rated.sum(1, keepdim=True)
     norm = torch.where(count > 0, count.clamp(min=1).rsqrt(), torch.zeros_like(count))
     return NeighbourFeatures(values * norm, rated * norm)
-
-
-def neighbour_penalty_counts(items: torch.Tensor, features: NeighbourFeatures, n_items: int
-                             ) -> torch.Tensor:
-    """(n_items, k): how many training ratings of item i have neighbour m in R^k(i;u).
-
-    In Koren's per-rating objective w_ij and c_ij are penalised once for every such rating.
-    """
-    present = (features.implicit > 0).float()
-    counts = torch.zeros(n_items, present.shape[1], device=present.device)
-    return counts.index_add_(0, items, present)
 
 
 def chunked_gram(groups: torch.Tensor, features: torch.Tensor, n_groups: int) -> torch.Tensor:

@@ -23,7 +23,7 @@ from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
 from ._factorisation import (NeighbourFeatures, as_index_tensors, baseline_tensors,
-                             batched_ridge, check_finite, check_non_negative, check_positive,
+                             check_finite, check_non_negative, check_positive,
                              chunked_gram, chunks, group_sum, neighbour_features,
                              observed, pick_device, residual_matrix,
                              shrunk_pearson, top_neighbours)

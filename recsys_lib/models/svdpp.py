@@ -18,11 +18,9 @@ import torch
 
 from ..splits import Split
 from . import register
-from ._factorisation import (Observed, check_finite, pick_device, as_index_tensors, baseline_tensors, batched_ridge,
-                             check_non_negative, check_positive, chunked_gram, chunks,
-                             group_sum, grouped_gram, neighbour_features,
-                             neighbour_penalty_counts, observed, residual_matrix,
-                             shrunk_pearson, top_neighbours)
+from ._factorisation import (Observed, as_index_tensors, baseline_tensors, batched_ridge,
+                             check_finite, check_non_negative, check_positive, chunks,
+                             grouped_gram, observed, pick_device)
 from .base import RatingModel, check_indices
 
 
