@@ -56,11 +56,28 @@ def load_records(path: str | Path) -> pd.DataFrame:
     return pd.json_normalize(rows)
 
 
+def _canonical(params: dict) -> str:
+    return json.dumps({k: v for k, v in params.items() if k != "seed"}, sort_keys=True,
+                      default=float)
+
+
+def matches_current_defaults(model: str, params: dict) -> bool:
+    """True when recorded ``params`` equal the model's default hyperparameters today.
+
+    A run recorded with the defaults goes stale when a default changes later; this tells.
+    """
+    from .models import create_model
+
+    return _canonical(params) == _canonical(json.loads(json.dumps(
+        create_model(model).get_params(), default=float)))
+
+
 def collect_records(results_dir: str | Path) -> pd.DataFrame:
     """Every run recorded under ``results_dir`` (all ``*.jsonl``), one row each.
 
-    Adds ``record_file`` (path relative to ``results_dir``) and ``defaults`` (True when the
-    command set no ``--param``, so the model ran with its own default hyperparameters).
+    Adds ``record_file`` (path relative to ``results_dir``), ``defaults`` (True when the
+    command set no ``--param``, so the model ran with its own default hyperparameters) and,
+    for those, ``stale`` (True when the model's defaults have changed since the run).
     """
     results_dir = Path(results_dir)
     frames = []
@@ -72,6 +89,10 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no record files under {results_dir}")
     runs = pd.concat(frames, ignore_index=True)
     runs["defaults"] = runs["command"].map(lambda command: "--param" not in command)
+    rows = [json.loads(line) for path in sorted(results_dir.rglob("*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+    runs["stale"] = [default and not matches_current_defaults(row["model"], row["params"])
+                     for default, row in zip(runs["defaults"], rows)]
     return runs
 
 

@@ -68,3 +68,12 @@ def test_collect_records_flags_default_runs(tmp_path):
     runs = collect_records(tmp_path).set_index("model")
     assert runs.loc["global-mean", "defaults"] and not runs.loc["baseline", "defaults"]
     assert runs.loc["baseline", "record_file"] == "sub/b.jsonl"
+    assert not runs["stale"].any()
+
+
+def test_record_of_changed_defaults_is_stale():
+    from recsys_lib.records import matches_current_defaults
+
+    defaults = {"n_epochs": 10, "reg_user": 15.0, "reg_item": 10.0, "seed": 3}
+    assert matches_current_defaults("baseline", defaults)
+    assert not matches_current_defaults("baseline", {**defaults, "n_epochs": 20})
