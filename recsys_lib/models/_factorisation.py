@@ -58,9 +58,14 @@ class Observed:
     def __post_init__(self) -> None:
         # rating orders of the coalesced user x item and item x user matrices: sparse matrices
         # with new values are then built without sorting (no duplicates in a split's train)
-        self.order_ui = torch.argsort(self.users * self.n_items + self.items)
+        # (numpy's single-threaded sort: a one-off cost that does not need torch's threads)
+        users, items = self.users.cpu().numpy(), self.items.cpu().numpy()
+        device = self.users.device
+        self.order_ui = torch.from_numpy(np.argsort(users * self.n_items + items,
+                                                    kind="stable")).to(device)
         self.index_ui = torch.stack([self.users, self.items])[:, self.order_ui]
-        self.order_iu = torch.argsort(self.items * self.n_users + self.users)
+        self.order_iu = torch.from_numpy(np.argsort(items * self.n_users + users,
+                                                    kind="stable")).to(device)
         self.index_iu = torch.stack([self.items, self.users])[:, self.order_iu]
 
     @property
@@ -120,7 +125,8 @@ def batched_ridge(gram: torch.Tensor, rhs: torch.Tensor, penalty: torch.Tensor) 
 
     gram (B, d, d), rhs (B, d), penalty (B, d) with positive entries. Returns (B, d).
     """
-    system = gram + torch.diag_embed(penalty)
+    system = gram.clone()
+    system.diagonal(dim1=-2, dim2=-1).add_(penalty)
     factor, info = torch.linalg.cholesky_ex(system)
     if bool((info != 0).any()):
         raise FloatingPointError("a ridge system is not positive definite; raise the "
