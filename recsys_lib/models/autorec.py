@@ -174,7 +174,7 @@ class _AutoRec(RatingModel):
     unseen_fallback = "a user or item with no training rating is predicted as default_rating " \
                       "(3, as in the paper)"
 
-    def __init__(self, hidden: int = 500, lam: float = 1000.0, max_iter: int = 200,
+    def __init__(self, hidden: int = 500, lam: float = 300.0, max_iter: int = 200,
                  hidden_act: str = "sigmoid", output_act: str = "identity",
                  default_rating: float = 3.0, validation_fraction: float = 0.0,
                  curve_every: int = 20, dtype: str = "float32", seed: int = 0) -> None:
