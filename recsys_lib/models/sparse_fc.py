@@ -72,19 +72,24 @@ class SparseFC(KernelModelBase):
 
         fun = self._objective(forward)
         adam_state: dict = {}
-        self.nonzero_ = []
+        self.nonzero_, self.kernel_mean_ = [], []
         for epoch in range(hp["epochs"]):
             flat, _ = self._epoch(fun, flat, hp["iterations"], adam_state)
             self._score_epoch("train", epoch, self._pred_at(flat), True, flat)
-            self.nonzero_.append(self._nonzero(flat))
+            nonzero, mean = self._kernel_stats(flat)
+            self.nonzero_.append(nonzero)
+            self.kernel_mean_.append(mean)
         self.params_ = flat
 
-    def _nonzero(self, flat) -> list[float]:
-        """Fraction of nonzero effective weights (kernel > 0) in each layer."""
+    def _kernel_stats(self, flat) -> tuple[list[float], list[float]]:
+        """Per layer: the fraction of nonzero effective weights (kernel > 0) and the mean kernel
+        value (how much the kernel has shrunk the connections on average)."""
         import torch
 
         with torch.no_grad():
-            return [round(float((k > 0).double().mean()), 5) for k in self.net_.kernels(flat)]
+            kernels = self.net_.kernels(flat)
+            return ([round(float((k > 0).double().mean()), 5) for k in kernels],
+                    [round(float(k.double().mean()), 5) for k in kernels])
 
     def _predict_matrix(self, flat):
         import torch
@@ -99,5 +104,6 @@ class SparseFC(KernelModelBase):
     def report(self) -> dict:
         out = super().report()
         out["nonzero_fraction"] = self.nonzero_
+        out["kernel_mean"] = self.kernel_mean_
         return out
 
