@@ -152,6 +152,11 @@ def test_bad_params_are_rejected(tiny_split, params):
                ("must", "unknown", "bad parameters", "unexpected"))
 
 
+def test_adam_curve_matches_final_predictions(tiny_split):
+    out = run("sparse-fc", "tiny", tiny_split, seed=0, params={**SFC, "optimizer": "adam"})
+    assert out["rmse"] == pytest.approx(out["rmse_last_epoch"], abs=1e-5)
+
+
 def test_failure_modes_run(tiny_split):
     for extra in ({"optimizer": "adam"}, {"loss": "norm"}, {"detach_reg": True},
                   {"train_ratio": 0.5}, {"conv_layers": 2, "kernel_size": 5},

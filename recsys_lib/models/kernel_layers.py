@@ -468,7 +468,8 @@ class KernelModelBase(RatingModel):
         """The closure the optimisers minimise: data loss plus regulariser at a flat vector."""
         def fun(flat):
             pred, reg = forward(flat)
-            self._last_pred = (flat.detach(), pred.detach())
+            # a copy: Adam updates its parameter tensor in place after this evaluation
+            self._last_pred = (flat.detach().clone(), pred.detach())
             return data_loss(pred, self.R_, self.M_, self.loss) + reg
         return fun
 
