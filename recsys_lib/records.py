@@ -22,7 +22,8 @@ import pandas as pd
 
 
 def machine_facts() -> dict:
-    facts = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    facts = {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+             "python": platform.python_version()}
     try:
         import torch
 
@@ -80,17 +81,16 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     for those, ``stale`` (True when the model's defaults have changed since the run).
     """
     results_dir = Path(results_dir)
-    frames = []
+    rows = []
     for path in sorted(results_dir.rglob("*.jsonl")):
-        frame = load_records(path)
-        frame["record_file"] = str(path.relative_to(results_dir))
-        frames.append(frame)
-    if not frames:
-        raise FileNotFoundError(f"no record files under {results_dir}")
-    runs = pd.concat(frames, ignore_index=True)
+        for line in path.read_text().splitlines():
+            entry = json.loads(line) if line.strip() else {}
+            if "command" in entry:  # benchmark tables share the folder but are not runs
+                rows.append({**entry, "record_file": str(path.relative_to(results_dir))})
+    if not rows:
+        raise FileNotFoundError(f"no recorded runs under {results_dir}")
+    runs = pd.json_normalize(rows)
     runs["defaults"] = runs["command"].map(lambda command: "--param" not in command)
-    rows = [json.loads(line) for path in sorted(results_dir.rglob("*.jsonl"))
-            for line in path.read_text().splitlines() if line.strip()]
     runs["stale"] = [default and not matches_current_defaults(row["model"], row["params"])
                      for default, row in zip(runs["defaults"], rows)]
     return runs
