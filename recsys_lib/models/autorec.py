@@ -465,14 +465,10 @@ class DeepAutoencoder(RatingModel):
         self.seen_items_[train.items] = True
 
     def fit(self, split: Split) -> DeepAutoencoder:
-        import torch
+        from ..training import torch_threads
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # on a shared 2-core machine one thread per process is faster
-        try:
+        with torch_threads(1):  # on a shared 2-core machine one thread per process is faster
             return self._fit(split)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, split: Split) -> DeepAutoencoder:
         from ..training import pick_device

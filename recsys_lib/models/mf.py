@@ -167,14 +167,10 @@ class _EmbeddingMF(RatingModel):
         return module, curve
 
     def fit(self, split: Split) -> _EmbeddingMF:
-        import torch
+        from ..training import torch_threads
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # minibatches of embeddings are too small to gain from threads
-        try:
+        with torch_threads(1):  # minibatches of embeddings are too small to gain from threads
             return self._fit(split)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, split: Split) -> _EmbeddingMF:
         from ..training import pick_device
