@@ -32,5 +32,5 @@ class TrainingDivergedError(RecsysError, FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-class InvalidParameterError(RecsysError, TypeError):
+class InvalidParameterError(RecsysError, TypeError, ValueError):
     """A hyperparameter the model does not take, or a value it cannot use."""

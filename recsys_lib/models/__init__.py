@@ -38,7 +38,7 @@ def create_model(name: str, **params) -> RatingModel:
     cls = get_model_class(name)
     try:
         return cls(**params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # unknown keyword, or a value the model rejects
         raise InvalidParameterError(f"bad parameters for model {name!r}: {exc}") from None
 
 

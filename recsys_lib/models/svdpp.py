@@ -196,10 +196,10 @@ class Integrated(_SVDppCore):
                  reg_factors: float = 0.15, reg_implicit: float = 0.01, init_std: float = 0.1,
                  k: int = 50, shrinkage: float = 100.0, reg_weights: float = 10.0,
                  seed: int = 0, device: str | None = None) -> None:
+        from .neighbourhood import _check_k
+
         _check_common(n_factors, n_epochs, reg_bias, reg_factors, reg_implicit, init_std)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            from ..errors import InvalidParameterError
-            raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
+        _check_k(k)
         check_non_negative(shrinkage=shrinkage)
         check_positive(reg_weights=reg_weights)
         self.n_factors = n_factors
