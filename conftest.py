@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 NOTEBOOK_DIR = Path(__file__).parent / "notebooks"
 
 

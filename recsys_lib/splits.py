@@ -17,6 +17,7 @@ Canonical splits:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -238,10 +239,26 @@ def available_splits(dataset: str) -> list[str]:
     return list(SPLITS.get(dataset, {}))
 
 
+VALIDATION_NAME = re.compile(r"^(?P<base>.+)/validation-(?P<fraction>[0-9.eE+-]+)-seed(?P<seed>[0-9]+)$")
+
+
 def load_split(dataset: str, split: str | None = None) -> Split:
-    """The canonical split ``split`` of ``dataset`` (its default split when None)."""
+    """The canonical split ``split`` of ``dataset`` (its default split when None).
+
+    A name of the form ``BASE/validation-F-seedS`` (what :meth:`Split.with_validation` calls
+    its result) gives ``load_split(dataset, BASE).with_validation(F, S)``, so tuning runs on a
+    validation slice can be trained and recorded from the command line.
+    """
     get_dataset(dataset)
     name = split or DEFAULT_SPLITS[dataset]
+    carved = VALIDATION_NAME.match(name)
+    if carved:
+        base = load_split(dataset, carved["base"])
+        try:
+            fraction = float(carved["fraction"])
+            return base.with_validation(fraction, seed=int(carved["seed"]))
+        except ValueError as error:
+            raise UnknownNameError(f"split {name!r}: {error}") from None
     try:
         builder = SPLITS[dataset][name]
     except KeyError:

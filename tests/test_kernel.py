@@ -10,9 +10,10 @@ from recsys_lib.errors import TrainingDivergedError
 from recsys_lib.metrics import rmse
 from recsys_lib.models import create_model
 from recsys_lib.models import kernel_layers
+from recsys_lib.models._factorisation import to_csr
 from recsys_lib.models.kernel_layers import (KernelAutoencoder, conv_same,
                                              finite_support_kernel, lbfgs_scipy, lbfgs_torch,
-                                             shifted_stack, to_csr)
+                                             shifted_stack)
 from recsys_lib.training import run
 
 SMALL = {"n_hidden": 16}

@@ -138,3 +138,22 @@ def test_autorec_gradient_matches_autograd():
             ref.backward()
             assert loss == pytest.approx(ref.item(), rel=1e-10)
             np.testing.assert_allclose(grad, t.grad.numpy(), atol=1e-9)
+
+
+def test_autorec_early_stopping_picks_the_iteration_on_validation(tiny_split):
+    params = {**FAST["i-autorec"], "lam": 0.01, "max_iter": 200, "validation_fraction": 0.2,
+              "curve_every": 5, "patience": 2}
+    kept = create_model("i-autorec", seed=1, **params, refit=False).fit(tiny_split)
+    report = kept.report()
+    curve = report["validation_curve"]
+    best = min(curve, key=lambda point: point["validation_rmse"])
+    assert report["selected_iteration"] == best["iteration"]
+    # stopped once `patience` scores in a row failed to improve on the best
+    assert curve[-1]["iteration"] == best["iteration"] + 2 * 5 < 200
+    carved = tiny_split.with_validation(0.2, seed=1)
+    from recsys_lib.metrics import rmse
+    held_out = rmse(carved.test.ratings, kept.predict(carved.test.users, carved.test.items),
+                    tiny_split.rating_scale)
+    assert held_out == pytest.approx(best["validation_rmse"])  # the best parameters were kept
+    refit = create_model("i-autorec", seed=1, **params).fit(tiny_split).report()
+    assert refit["lbfgs"]["iterations"] == best["iteration"]  # retrained on all training ratings

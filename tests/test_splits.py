@@ -101,3 +101,15 @@ def test_unknown_split_names_the_known_ones():
         load_split("ml-100k", "u9")
     with pytest.raises(UnknownNameError, match="unknown dataset"):
         load_split("netflix")
+
+
+def test_validation_slice_loads_by_its_own_name():
+    carved = load_split("ml-100k", "u1").with_validation(0.1, seed=2)
+    again = load_split("ml-100k", carved.name)
+    assert again.name == carved.name == "u1/validation-0.1-seed2"
+    np.testing.assert_array_equal(again.test.ratings, carved.test.ratings)
+    np.testing.assert_array_equal(again.train.users, carved.train.users)
+    with pytest.raises(UnknownNameError, match="validation fraction must lie in"):
+        load_split("ml-100k", "u1/validation-1.5-seed0")
+    with pytest.raises(UnknownNameError, match="unknown split 'u9'"):
+        load_split("ml-100k", "u9/validation-0.1-seed0")

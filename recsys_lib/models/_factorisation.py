@@ -16,6 +16,16 @@ from ..errors import InvalidParameterError
 from ..splits import Split
 
 
+def to_csr(x):
+    """``x`` as a sparse CSR tensor (torch's "beta" notice about CSR silenced: the only
+    operations used, products with a dense matrix and their gradients, are tested here)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return x.to_sparse_csr()
+
+
 def pick_device(device):
     """The training module's device choice, imported late (training imports the models)."""
     from ..training import pick_device as pick

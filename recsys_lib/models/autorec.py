@@ -31,7 +31,7 @@ from ..metrics import rmse
 from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, check_positive_int
 
 ACTIVATIONS = ("identity", "sigmoid")
 log = logging.getLogger(__name__)
@@ -177,18 +177,20 @@ class _AutoRec(RatingModel):
     def __init__(self, hidden: int = 500, lam: float = 300.0, max_iter: int = 200,
                  hidden_act: str = "sigmoid", output_act: str = "identity",
                  default_rating: float = 3.0, validation_fraction: float = 0.0,
-                 curve_every: int = 20, dtype: str = "float32", seed: int = 0) -> None:
+                 patience: int = 3, refit: bool = True, curve_every: int = 20,
+                 dtype: str = "float32", seed: int = 0) -> None:
         if hidden < 1:
             raise InvalidParameterError(f"hidden must be a positive number of units, got {hidden}")
         if lam < 0:
             raise InvalidParameterError(f"lam must be >= 0, got {lam}")
-        if max_iter < 1:
-            raise InvalidParameterError(f"max_iter must be >= 1, got {max_iter}")
+        check_positive_int(max_iter=max_iter, patience=patience)
         for label, act in (("hidden_act", hidden_act), ("output_act", output_act)):
             if act not in ACTIVATIONS:
                 raise InvalidParameterError(f"{label} must be one of {ACTIVATIONS}, got {act!r}")
         if not 0.0 <= validation_fraction < 1.0:
             raise InvalidParameterError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
+        if validation_fraction > 0 and not curve_every:
+            raise InvalidParameterError("early stopping on a validation slice needs curve_every >= 1")
         if dtype not in ("float32", "float64"):
             raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.hidden = hidden
@@ -198,6 +200,8 @@ class _AutoRec(RatingModel):
         self.output_act = output_act
         self.default_rating = default_rating
         self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.refit = refit
         self.curve_every = curve_every
         self.dtype = dtype
         self.seed = seed
@@ -206,47 +210,77 @@ class _AutoRec(RatingModel):
         return (items, users) if self.item_based else (users, items)
 
     def fit(self, split: Split) -> _AutoRec:
-        torch = _torch()
+        """Full-batch L-BFGS for ``max_iter`` iterations on ``split.train``.
+
+        With ``validation_fraction > 0`` the number of iterations is chosen instead: train on
+        the rest of the training ratings, score the held-out slice every ``curve_every``
+        iterations, stop after ``patience`` scores without improvement and keep the best
+        iteration; with ``refit`` the model is then trained again from the same start on all
+        training ratings for that many iterations. The test set is only ever reported.
+        """
+        self.shape_ = (split.n_users, split.n_items)
+        self.rating_scale_ = split.rating_scale
         self.report_ = {}
-        data = split
+        iterations = self.max_iter
         if self.validation_fraction > 0:
-            data = split.with_validation(self.validation_fraction, seed=self.seed)
+            carved = split.with_validation(self.validation_fraction, seed=self.seed)
+            theta, info, curve = self._train(carved, self.max_iter, split.test,
+                                             validation=carved.test)
+            best = min(curve, key=lambda point: point["validation_rmse"])
+            iterations = best["iteration"]
+            self.report_.update(selected_iteration=iterations,
+                                validation_rmse=best["validation_rmse"],
+                                validation_curve=curve, validation_lbfgs=info)
+            if not self.refit:
+                self._set_weights(self.problem_, self.best_theta_)
+                return self
+        theta, info, curve = self._train(split, iterations, split.test)
+        self.report_.update(lbfgs=info, curve=curve)
+        return self
+
+    def _train(self, data: Split, max_iter: int, test, validation=None):
+        """L-BFGS on ``data.train``; returns (theta, optimiser facts, curve). With a
+        ``validation`` part, keeps the best-scoring parameters in ``best_theta_`` and stops
+        once ``patience`` scores in a row fail to improve on the best."""
+        torch = _torch()
         train = data.train
         rows, cols = self._orient(train.users, train.items)
-        n_rows, n_cols = self._orient(split.n_users, split.n_items)
+        n_rows, n_cols = self._orient(data.n_users, data.n_items)
         problem = _SparseAutoRecProblem(
             rows, cols, train.ratings, n_rows, n_cols, self.hidden, self.lam, self.hidden_act,
-            self.output_act, split.rating_scale, getattr(torch, self.dtype))
-        self.shape_ = (split.n_users, split.n_items)
+            self.output_act, data.rating_scale, getattr(torch, self.dtype))
         self.seen_users_, self.seen_items_ = data.seen_in_train()
-        self.rating_scale_ = split.rating_scale
         bias = float(train.ratings.mean()) if self.output_act == "identity" else 0.0
         theta0 = problem.init_theta(self.seed, bias)
-
         curve, iteration = [], [0]
+        best = {"rmse": np.inf, "since": 0}
 
         def callback(theta):
             iteration[0] += 1
-            if self.curve_every and iteration[0] % self.curve_every == 0:
-                self._set_weights(problem, theta)
-                point = {"iteration": iteration[0],
-                         "train_rmse": self._score(data.train)}
-                if self.validation_fraction > 0:
-                    point["validation_rmse"] = self._score(data.test)
-                point["test_rmse"] = self._score(split.test)  # reported, never used to choose
-                curve.append(point)
-                log.info("%s %s", self.name, point)
+            if not self.curve_every or iteration[0] % self.curve_every:
+                return
+            self._set_weights(problem, theta)
+            point = {"iteration": iteration[0], "train_rmse": self._score(train)}
+            if validation is not None:
+                point["validation_rmse"] = self._score(validation)
+            point["test_rmse"] = self._score(test)  # reported, never used to choose
+            curve.append(point)
+            log.info("%s %s", self.name, point)
+            if validation is None:
+                return
+            if point["validation_rmse"] < best["rmse"]:
+                best.update(rmse=point["validation_rmse"], since=0)
+                self.best_theta_ = theta.copy()
+            else:
+                best["since"] += 1
+                if best["since"] >= self.patience:
+                    raise StopIteration
 
         start = time.perf_counter()
-        theta, info = fit_lbfgs(problem.loss_grad, theta0, self.max_iter, callback=callback)
+        theta, info = fit_lbfgs(problem.loss_grad, theta0, max_iter, callback=callback)
         info["optimise_seconds"] = time.perf_counter() - start
         self._set_weights(problem, theta)
-        self.report_ = {"lbfgs": info}
-        if curve:
-            self.report_["curve"] = curve
-        if self.validation_fraction > 0:
-            self.report_["validation_rmse"] = self._score(data.test)
-        return self
+        return theta, info, curve
 
     def _set_weights(self, problem: _SparseAutoRecProblem, theta: np.ndarray) -> None:
         V, mu, W, b = problem.unpack(theta)
@@ -366,10 +400,7 @@ class DeepAutoencoder(RatingModel):
             raise InvalidParameterError(f"optimizer must be 'adam' or 'momentum', got {optimizer!r}")
         if not 0.0 < validation_fraction < 1.0:
             raise InvalidParameterError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
-        for label, value in (("batch_size", batch_size), ("max_epochs", max_epochs),
-                             ("patience", patience)):
-            if not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{label} must be a positive integer, got {value!r}")
+        check_positive_int(batch_size=batch_size, max_epochs=max_epochs, patience=patience)
         self.layers = list(layers)
         self.dropout = dropout
         self.tied = tied

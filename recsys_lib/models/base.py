@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import InvalidParameterError
 from ..splits import Split
 
 
@@ -56,3 +57,11 @@ def check_indices(model_size: tuple[int, int], users: np.ndarray, items: np.ndar
             raise IndexError(f"{label} indices must lie in [0, {size}); got "
                              f"[{values.min()}, {values.max()}]")
     return users, items
+
+
+def check_positive_int(**values) -> None:
+    """Raise InvalidParameterError naming the first value that is not an integer >= 1
+    (booleans are refused too, although Python counts them as integers)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")

@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 from . import register
-from .kernel_layers import (KernelAutoencoder, KernelModelBase, check_bool, to_csr, conv_same,
+from ._factorisation import to_csr
+from .base import check_positive_int
+from .kernel_layers import (KernelAutoencoder, KernelModelBase, conv_same,
                             shifted_stack)
 
 
@@ -46,36 +48,10 @@ class GlocalK(KernelModelBase):
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
-        self.lambda_2 = lambda_2
-        self.lambda_s = lambda_s
-        self.pretrain_epochs = pretrain_epochs
-        self.finetune_epochs = finetune_epochs
-        self.pretrain_iterations = pretrain_iterations
-        self.finetune_iterations = finetune_iterations
-        self.dot_scale = dot_scale
-        self.kernel_size = kernel_size
-        self.conv_layers = conv_layers
-        self.n_hidden = n_hidden
-        self.n_layers = n_layers
-        self.n_dim = n_dim
-        self.optimizer = optimizer
-        self.history = history
-        self.protocol = protocol
-        self.validation_fraction = validation_fraction
-        self.train_ratio = train_ratio
-        self.loss = loss
-        self.detach_reg = check_bool("detach_reg", detach_reg)
-        self.adam_lr = adam_lr
-        self.dtype = dtype
-        self.fallback = fallback
-        self.fused = check_bool("fused", fused)
-        self.seed = seed
-        self.device = device
-        self._check_common()
+        self._store_params(locals())
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be an odd positive integer, got {kernel_size!r}")
-        if not isinstance(conv_layers, int) or conv_layers < 1:
-            raise ValueError(f"conv_layers must be a positive integer, got {conv_layers!r}")
+        check_positive_int(conv_layers=conv_layers)
 
     # --- the global kernel ------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import RecsysError
 from ..metrics import rmse as metric_rmse
 from ..splits import Split
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, check_positive_int
 
 log = logging.getLogger(__name__)
 
@@ -161,16 +161,6 @@ class KernelAutoencoder:
         return self.apply(layers, x, row_means), reg
 
 
-def to_csr(x):
-    """``x`` as a sparse CSR tensor (torch's "beta" notice about CSR silenced: the only
-    operations used, products with a dense matrix and their gradients, are tested here)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return x.to_sparse_csr()
-
-
 def shifted_stack(x, size: int):
     """(size*size, rows*cols): the zero-padded shifts of ``x`` that a same-padded
     ``size x size`` cross-correlation weights, so ``conv_same(x, K) == (K.ravel() @ stack)``
@@ -241,7 +231,6 @@ def lbfgs_torch(fun, x, max_iter: int, history: int = 10, c1: float = 1e-3, c2: 
     ``s.y / y.y`` initial Hessian scaling; pairs with ``s.y <= eps * y.y`` are skipped.
     Returns ``(x, f, n_evals)``.
     """
-    import torch
     from torch.optim.lbfgs import _strong_wolfe
 
     evals = 0
@@ -379,6 +368,16 @@ class KernelModelBase(RatingModel):
     #: per-dataset defaults for hyperparameters left as None; key "*" for other datasets.
     DEFAULTS: dict[str, dict] = {}
 
+    def _store_params(self, values: dict) -> None:
+        """Keep every constructor argument (``locals()`` of a subclass ``__init__``) under its
+        own name, as :meth:`RatingModel.get_params` expects, then check the shared ones."""
+        for name, value in values.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        self.detach_reg = check_bool("detach_reg", self.detach_reg)
+        self.fused = check_bool("fused", self.fused)
+        self._check_common()
+
     def _check_common(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
@@ -395,10 +394,8 @@ class KernelModelBase(RatingModel):
                              f"{self.validation_fraction}")
         if self.fallback not in FALLBACKS:
             raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
-        for name in ("n_hidden", "n_layers", "n_dim", "history"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(**{name: getattr(self, name)
+                              for name in ("n_hidden", "n_layers", "n_dim", "history")})
 
     def _resolve(self, dataset: str) -> dict:
         """Hyperparameters with None replaced by the dataset's defaults (checked)."""

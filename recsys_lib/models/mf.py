@@ -23,7 +23,7 @@ from ..metrics import rmse
 from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, check_positive_int
 
 
 def _build_module(n_users: int, n_items: int, n_factors: int, biased: bool, init_std: float,
@@ -71,10 +71,8 @@ class _EmbeddingMF(RatingModel):
                  validation_fraction: float = 0.1, refit: bool = True,
                  sigmoid_range: bool | None = None, range_margin: float = 0.5,
                  init_std: float = 0.01, seed: int = 0, device: str | None = None) -> None:
-        for label, value in (("n_factors", n_factors), ("batch_size", batch_size),
-                             ("max_epochs", max_epochs), ("patience", patience)):
-            if not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{label} must be a positive integer, got {value!r}")
+        check_positive_int(n_factors=n_factors, batch_size=batch_size, max_epochs=max_epochs,
+                           patience=patience)
         if lr <= 0 or not math.isfinite(lr):
             raise InvalidParameterError(f"lr must be a positive number, got {lr}")
         if weight_decay < 0:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
 from ._factorisation import (NeighbourFeatures, as_index_tensors, baseline_tensors,
@@ -27,12 +26,11 @@ from ._factorisation import (NeighbourFeatures, as_index_tensors, baseline_tenso
                              chunked_gram, chunks, group_sum, neighbour_features,
                              observed, pick_device, residual_matrix,
                              shrunk_pearson, top_neighbours)
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, check_positive_int
 
 
 def _check_k(k) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
+    check_positive_int(k=k)
 
 
 @register("knn-pearson")

@@ -9,7 +9,8 @@ which connections to keep.
 from __future__ import annotations
 
 from . import register
-from .kernel_layers import KernelAutoencoder, KernelModelBase, check_bool, to_csr
+from ._factorisation import to_csr
+from .kernel_layers import KernelAutoencoder, KernelModelBase
 
 
 @register("sparse-fc")
@@ -34,27 +35,7 @@ class SparseFC(KernelModelBase):
                  loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
-        self.lambda_2 = lambda_2
-        self.lambda_s = lambda_s
-        self.epochs = epochs
-        self.iterations = iterations
-        self.n_hidden = n_hidden
-        self.n_layers = n_layers
-        self.n_dim = n_dim
-        self.optimizer = optimizer
-        self.history = history
-        self.protocol = protocol
-        self.validation_fraction = validation_fraction
-        self.train_ratio = train_ratio
-        self.loss = loss
-        self.detach_reg = check_bool("detach_reg", detach_reg)
-        self.adam_lr = adam_lr
-        self.dtype = dtype
-        self.fallback = fallback
-        self.fused = check_bool("fused", fused)
-        self.seed = seed
-        self.device = device
-        self._check_common()
+        self._store_params(locals())
 
     def _train(self) -> None:
         hp = self.hp_

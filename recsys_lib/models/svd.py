@@ -21,14 +21,9 @@ from ..splits import Split
 from . import register
 from ._factorisation import (as_index_tensors, check_finite, check_non_negative,
                              check_positive, chunks, observed, pick_device)
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, check_positive_int
 
 FILLS = ("zero", "global-mean", "item-mean", "baseline")
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
 
 
 @register("svd-truncated")
@@ -43,7 +38,7 @@ class TruncatedSVD(RatingModel):
                        "are zero")
 
     def __init__(self, rank: int = 10, fill: str = "baseline", seed: int = 0) -> None:
-        _positive_int("rank", rank)
+        check_positive_int(rank=rank)
         if fill not in FILLS:
             raise InvalidParameterError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
         self.rank = rank
@@ -119,9 +114,7 @@ class BiasedMF(RatingModel):
     def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr: float = 0.005,
                  reg: float = 0.02, init_std: float = 0.1, lr_decay: float = 1.0,
                  batch_size: int = 1024, seed: int = 0, device: str | None = None) -> None:
-        _positive_int("n_factors", n_factors)
-        _positive_int("n_epochs", n_epochs)
-        _positive_int("batch_size", batch_size)
+        check_positive_int(n_factors=n_factors, n_epochs=n_epochs, batch_size=batch_size)
         check_positive(lr=lr, lr_decay=lr_decay)
         check_non_negative(reg=reg, init_std=init_std)
         self.n_factors = n_factors

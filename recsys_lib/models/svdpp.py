@@ -20,8 +20,8 @@ from ..splits import Split
 from . import register
 from ._factorisation import (Observed, as_index_tensors, baseline_tensors, batched_ridge,
                              check_finite, check_non_negative, check_positive, chunks,
-                             grouped_gram, observed, pick_device)
-from .base import RatingModel, check_indices
+                             grouped_gram, observed, pick_device, to_csr)
+from .base import RatingModel, check_indices, check_positive_int
 
 
 def _implicit_operator(data: Observed) -> torch.Tensor:
@@ -42,7 +42,7 @@ class _ImplicitFactors:
 
     def __init__(self, data: Observed, reg_factors: float, reg_implicit: float) -> None:
         mask = data.item_user()                                    # (n_items, n_users) 0/1
-        counts = torch.sparse.mm(mask, mask.to_dense().T)          # co-rating counts C
+        counts = to_csr(mask) @ mask.to_dense().T                  # co-rating counts C
         weights = torch.mv(mask, data.user_counts)                 # w_j
         ratio = reg_implicit / reg_factors
         system = counts + torch.diag(ratio * weights.clamp(min=1.0))
@@ -60,12 +60,7 @@ def _generator(seed: int) -> torch.Generator:
 
 
 def _check_common(n_factors, n_epochs, reg_bias, reg_factors, reg_implicit, init_std) -> None:
-    if isinstance(n_factors, bool) or not isinstance(n_factors, int) or n_factors < 1:
-        from ..errors import InvalidParameterError
-        raise InvalidParameterError(f"n_factors must be a positive integer, got {n_factors!r}")
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
-        from ..errors import InvalidParameterError
-        raise InvalidParameterError(f"n_epochs must be a positive integer, got {n_epochs!r}")
+    check_positive_int(n_factors=n_factors, n_epochs=n_epochs)
     check_positive(reg_bias=reg_bias, reg_factors=reg_factors, reg_implicit=reg_implicit)
     check_non_negative(init_std=init_std)
 
