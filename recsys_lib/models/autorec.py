@@ -34,6 +34,7 @@ from . import register
 from .base import RatingModel, check_indices, check_positive_int
 
 ACTIVATIONS = ("identity", "sigmoid")
+INITS = ("glorot", "authors")
 log = logging.getLogger(__name__)
 
 
@@ -137,11 +138,19 @@ class _SparseAutoRecProblem:
         grad = torch.cat([dV.reshape(-1), dmu, dW.reshape(-1), db]).double().numpy()
         return loss, grad
 
-    def init_theta(self, seed: int, bias: float) -> np.ndarray:
+    def init_theta(self, seed: int, bias: float, init: str = "glorot") -> np.ndarray:
+        """Starting parameters. ``"glorot"``: weights Glorot-uniform, hidden biases 0, output
+        biases ``bias``. ``"authors"``: as in the authors' released code (NNRec), weights
+        normal with standard deviation 0.01 and all biases normal with standard deviation 0.001."""
         rng = np.random.default_rng(seed)
-        limit = np.sqrt(6.0 / (self.n_cols + self.hidden))  # Glorot uniform
-        V = rng.uniform(-limit, limit, self.n_cols * self.hidden)
-        W = rng.uniform(-limit, limit, self.hidden * self.n_cols)
+        n_weights = self.n_cols * self.hidden
+        if init == "authors":
+            V, W = rng.normal(0.0, 0.01, n_weights), rng.normal(0.0, 0.01, n_weights)
+            return np.concatenate([V, rng.normal(0.0, 0.001, self.hidden), W,
+                                   rng.normal(0.0, 0.001, self.n_cols)])
+        limit = np.sqrt(6.0 / (self.n_cols + self.hidden))
+        V = rng.uniform(-limit, limit, n_weights)
+        W = rng.uniform(-limit, limit, n_weights)
         return np.concatenate([V, np.zeros(self.hidden), W, np.full(self.n_cols, bias)])
 
 
@@ -178,7 +187,7 @@ class _AutoRec(RatingModel):
                  hidden_act: str = "sigmoid", output_act: str = "identity",
                  default_rating: float = 3.0, validation_fraction: float = 0.0,
                  patience: int = 3, refit: bool = True, curve_every: int = 20,
-                 dtype: str = "float32", seed: int = 0) -> None:
+                 init: str = "glorot", dtype: str = "float32", seed: int = 0) -> None:
         if hidden < 1:
             raise InvalidParameterError(f"hidden must be a positive number of units, got {hidden}")
         if lam < 0:
@@ -193,6 +202,8 @@ class _AutoRec(RatingModel):
             raise InvalidParameterError("early stopping on a validation slice needs curve_every >= 1")
         if dtype not in ("float32", "float64"):
             raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if init not in INITS:
+            raise InvalidParameterError(f"init must be one of {INITS}, got {init!r}")
         self.hidden = hidden
         self.lam = lam
         self.max_iter = max_iter
@@ -203,6 +214,7 @@ class _AutoRec(RatingModel):
         self.patience = patience
         self.refit = refit
         self.curve_every = curve_every
+        self.init = init
         self.dtype = dtype
         self.seed = seed
 
@@ -251,7 +263,7 @@ class _AutoRec(RatingModel):
             self.output_act, data.rating_scale, getattr(torch, self.dtype))
         self.seen_users_, self.seen_items_ = data.seen_in_train()
         bias = float(train.ratings.mean()) if self.output_act == "identity" else 0.0
-        theta0 = problem.init_theta(self.seed, bias)
+        theta0 = problem.init_theta(self.seed, bias, self.init)
         curve, iteration = [], [0]
         best = {"rmse": np.inf, "since": 0}
 

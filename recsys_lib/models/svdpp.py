@@ -20,7 +20,7 @@ from ..splits import Split
 from . import register
 from ._factorisation import (Observed, as_index_tensors, baseline_tensors, batched_ridge,
                              check_finite, check_non_negative, check_positive, chunks,
-                             grouped_gram, observed, pick_device, to_csr)
+                             grouped_gram, observed, pick_device)
 from .base import RatingModel, check_indices, check_positive_int
 
 
@@ -42,17 +42,20 @@ class _ImplicitFactors:
 
     def __init__(self, data: Observed, reg_factors: float, reg_implicit: float) -> None:
         mask = data.item_user()                                    # (n_items, n_users) 0/1
-        counts = to_csr(mask) @ mask.to_dense().T                  # co-rating counts C
+        counts = mask @ mask.to_dense().T                          # co-rating counts C
         weights = torch.mv(mask, data.user_counts)                 # w_j
         ratio = reg_implicit / reg_factors
         system = counts + torch.diag(ratio * weights.clamp(min=1.0))
-        self.factor = torch.linalg.cholesky(system.double())
+        lower = torch.linalg.cholesky(system.double())
+        # both triangles column-major, so the two triangular solves per step copy nothing
+        self.lower, self.upper = lower.mT.contiguous().mT, lower.mT
         self.mask = mask
         self.root_counts = data.user_counts.sqrt()
 
     def solve(self, user_factors: torch.Tensor) -> torch.Tensor:
         rhs = torch.sparse.mm(self.mask, self.root_counts[:, None] * user_factors)
-        return torch.cholesky_solve(rhs.double(), self.factor).float()
+        half = torch.linalg.solve_triangular(self.lower, rhs.double(), upper=False)
+        return torch.linalg.solve_triangular(self.upper, half, upper=True).float()
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -160,7 +163,7 @@ class SVDpp(_SVDppCore):
                        "prediction is mu + b_i; an unseen item has b_i = 0 and q_i = 0, giving "
                        "mu + b_u; both unseen gives mu")
 
-    def __init__(self, n_factors: int = 20, n_epochs: int = 8, reg_bias: float = 0.02,
+    def __init__(self, n_factors: int = 20, n_epochs: int = 12, reg_bias: float = 0.02,
                  reg_factors: float = 0.15, reg_implicit: float = 0.01, init_std: float = 0.1,
                  seed: int = 0, device: str | None = None) -> None:
         _check_common(n_factors, n_epochs, reg_bias, reg_factors, reg_implicit, init_std)
@@ -187,9 +190,9 @@ class Integrated(_SVDppCore):
                        "for both): the neighbourhood sums are empty for an unseen user and the "
                        "weights of an unseen item are zero")
 
-    def __init__(self, n_factors: int = 20, n_epochs: int = 8, reg_bias: float = 0.02,
+    def __init__(self, n_factors: int = 20, n_epochs: int = 12, reg_bias: float = 0.02,
                  reg_factors: float = 0.15, reg_implicit: float = 0.01, init_std: float = 0.1,
-                 k: int = 50, shrinkage: float = 100.0, reg_weights: float = 10.0,
+                 k: int = 20, shrinkage: float = 100.0, reg_weights: float = 30.0,
                  seed: int = 0, device: str | None = None) -> None:
         from .neighbourhood import _check_k
 
