@@ -1,11 +1,13 @@
 """Our classical models against scikit-surprise on the same split, in one process.
 
-    python benchmarks/classical.py [--dataset ml-100k] [--split u1] [--seed 0]
+    python benchmarks/classical.py [--dataset ml-100k] [--split u1] [--seed 0] [--out FILE]
 
 Trains each pair (ours, Surprise's) on exactly the same training ratings, scores both with
 recsys_lib.metrics, and prints a table of RMSE and fit seconds with the speed ratio
 (Surprise's fit seconds divided by ours). The machine's load average is printed too: timings on
 a shared machine are noisy, but both models of a row run back to back under the same load.
+Surprise is single-threaded; ours uses torch's threads (the count is printed). ``--out FILE``
+appends one JSON line per row (with the load averages and thread count) for the chapters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+import torch
 
 from recsys_lib.splits import load_split
 from recsys_lib.training import run
@@ -29,10 +33,12 @@ def main() -> None:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--split", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="append JSON lines to this file")
     args = parser.parse_args()
     split = load_split(args.dataset, args.split)
     print(f"{args.dataset} {split.name}: {len(split.train):,} train / {len(split.test):,} test; "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+          f"load average before: {os.getloadavg()[0]:.2f}; torch threads: "
+          f"{torch.get_num_threads()}")
     header = (f"{'model':36s} {'ours RMSE':>9s} {'ours fit s':>10s} {'Surprise RMSE':>13s} "
               f"{'Surprise fit s':>14s} {'speed ratio':>11s}")
     print(header)
@@ -42,7 +48,9 @@ def main() -> None:
         mine = run(ours, args.dataset, split, seed=args.seed)
         other = run(theirs, args.dataset, split, seed=args.seed)
         ratio = other["fit_seconds"] / mine["fit_seconds"]
-        rows.append({"model": label, "ours": ours, "surprise": theirs,
+        rows.append({"model": label, "ours": ours, "surprise": theirs, "split": split.name,
+                     "torch_threads": torch.get_num_threads(),
+                     "load_average_1min": round(os.getloadavg()[0], 2),
                      "ours_rmse": mine["rmse"], "ours_fit_seconds": mine["fit_seconds"],
                      "surprise_rmse": other["rmse"], "surprise_fit_seconds": other["fit_seconds"],
                      "speed_ratio": ratio})
@@ -50,6 +58,10 @@ def main() -> None:
               f"{other['rmse']:13.4f} {other['fit_seconds']:14.2f} {ratio:10.1f}x", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(json.dumps({"dataset": args.dataset, "split": split.name, "rows": rows}))
+    if args.out:
+        with open(args.out, "a") as handle:
+            for row in rows:
+                handle.write(json.dumps({"dataset": args.dataset, **row}) + "\n")
 
 
 if __name__ == "__main__":

@@ -157,3 +157,12 @@ def test_autorec_early_stopping_picks_the_iteration_on_validation(tiny_split):
     assert held_out == pytest.approx(best["validation_rmse"])  # the best parameters were kept
     refit = create_model("i-autorec", seed=1, **params).fit(tiny_split).report()
     assert refit["lbfgs"]["iterations"] == best["iteration"]  # retrained on all training ratings
+
+
+def test_autorec_weight_decay_defaults_per_dataset(tiny_split):
+    model = create_model("i-autorec", hidden=4, max_iter=5)
+    assert model.get_params()["lam"] is None
+    assert model.fit(tiny_split).report()["lam_used"] == model.LAMBDAS["*"]
+    explicit = create_model("i-autorec", hidden=4, max_iter=5, lam=7.0).fit(tiny_split)
+    assert explicit.report()["lam_used"] == 7.0
+    assert create_model("u-autorec").LAMBDAS["ml-1m"] > 0

@@ -177,20 +177,27 @@ def fit_lbfgs(fun, theta0: np.ndarray, max_iter: int, history: int = 10, callbac
 
 
 class _AutoRec(RatingModel):
-    """Shared code of I-AutoRec and U-AutoRec; ``item_based`` picks the orientation."""
+    """Shared code of I-AutoRec and U-AutoRec; ``item_based`` picks the orientation.
+
+    ``lam=None`` takes the weight decay of :attr:`LAMBDAS` for the split's dataset (the
+    value chosen on a validation slice of that dataset, see the AutoRec chapter); the summary
+    reports the value used as ``lam_used``.
+    """
 
     item_based = True
+    #: validated weight decay per dataset; "*" for datasets without a validated value
+    LAMBDAS: dict[str, float] = {}
     unseen_fallback = "a user or item with no training rating is predicted as default_rating " \
                       "(3, as in the paper)"
 
-    def __init__(self, hidden: int = 500, lam: float = 300.0, max_iter: int = 200,
+    def __init__(self, hidden: int = 500, lam: float | None = None, max_iter: int = 500,
                  hidden_act: str = "sigmoid", output_act: str = "identity",
-                 default_rating: float = 3.0, validation_fraction: float = 0.0,
-                 patience: int = 3, refit: bool = True, curve_every: int = 20,
-                 init: str = "glorot", dtype: str = "float32", seed: int = 0) -> None:
+                 default_rating: float = 3.0, validation_fraction: float = 0.1,
+                 patience: int = 5, refit: bool = True, curve_every: int = 10,
+                 init: str = "authors", dtype: str = "float32", seed: int = 0) -> None:
         if hidden < 1:
             raise InvalidParameterError(f"hidden must be a positive number of units, got {hidden}")
-        if lam < 0:
+        if lam is not None and not lam >= 0:
             raise InvalidParameterError(f"lam must be >= 0, got {lam}")
         check_positive_int(max_iter=max_iter, patience=patience)
         for label, act in (("hidden_act", hidden_act), ("output_act", output_act)):
@@ -232,7 +239,9 @@ class _AutoRec(RatingModel):
         """
         self.shape_ = (split.n_users, split.n_items)
         self.rating_scale_ = split.rating_scale
-        self.report_ = {}
+        self.lam_ = self.lam if self.lam is not None else self.LAMBDAS.get(
+            split.dataset, self.LAMBDAS["*"])
+        self.report_ = {"lam_used": self.lam_}
         iterations = self.max_iter
         if self.validation_fraction > 0:
             carved = split.with_validation(self.validation_fraction, seed=self.seed)
@@ -259,7 +268,7 @@ class _AutoRec(RatingModel):
         rows, cols = self._orient(train.users, train.items)
         n_rows, n_cols = self._orient(data.n_users, data.n_items)
         problem = _SparseAutoRecProblem(
-            rows, cols, train.ratings, n_rows, n_cols, self.hidden, self.lam, self.hidden_act,
+            rows, cols, train.ratings, n_rows, n_cols, self.hidden, self.lam_, self.hidden_act,
             self.output_act, data.rating_scale, getattr(torch, self.dtype))
         self.seen_users_, self.seen_items_ = data.seen_in_train()
         bias = float(train.ratings.mean()) if self.output_act == "identity" else 0.0
@@ -269,8 +278,12 @@ class _AutoRec(RatingModel):
 
         def callback(theta):
             iteration[0] += 1
-            if not self.curve_every or iteration[0] % self.curve_every:
-                return
+            if self.curve_every and iteration[0] % self.curve_every == 0:
+                score(theta)
+                if best["since"] >= self.patience:
+                    raise StopIteration
+
+        def score(theta):
             self._set_weights(problem, theta)
             point = {"iteration": iteration[0], "train_rmse": self._score(train)}
             if validation is not None:
@@ -285,12 +298,13 @@ class _AutoRec(RatingModel):
                 self.best_theta_ = theta.copy()
             else:
                 best["since"] += 1
-                if best["since"] >= self.patience:
-                    raise StopIteration
 
         start = time.perf_counter()
         theta, info = fit_lbfgs(problem.loss_grad, theta0, max_iter, callback=callback)
         info["optimise_seconds"] = time.perf_counter() - start
+        if validation is not None and best["since"] < self.patience and (
+                not curve or curve[-1]["iteration"] != iteration[0]):
+            score(theta)  # the optimiser stopped between two scores: score where it ended
         self._set_weights(problem, theta)
         return theta, info, curve
 
@@ -326,6 +340,7 @@ class IAutoRec(_AutoRec):
     """I-AutoRec: reconstructs each item's rating vector over users (Sedhain et al. 2015)."""
 
     item_based = True
+    LAMBDAS = {"ml-100k": 200.0, "ml-1m": 400.0, "*": 200.0}
 
 
 @register("u-autorec")
@@ -333,6 +348,7 @@ class UAutoRec(_AutoRec):
     """U-AutoRec: reconstructs each user's rating vector over items (Sedhain et al. 2015)."""
 
     item_based = False
+    LAMBDAS = {"ml-100k": 200.0, "ml-1m": 400.0, "*": 200.0}
 
 
 # --------------------------------------------------------------------------------------------
