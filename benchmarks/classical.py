@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import datetime, timezone
 
 import torch
 
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="append JSON lines to this file")
     args = parser.parse_args()
     split = load_split(args.dataset, args.split)
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     print(f"{args.dataset} {split.name}: {len(split.train):,} train / {len(split.test):,} test; "
           f"load average before: {os.getloadavg()[0]:.2f}; torch threads: "
           f"{torch.get_num_threads()}")
@@ -49,6 +51,7 @@ def main() -> None:
         other = run(theirs, args.dataset, split, seed=args.seed)
         ratio = other["fit_seconds"] / mine["fit_seconds"]
         rows.append({"model": label, "ours": ours, "surprise": theirs, "split": split.name,
+                     "recorded_on": stamp, "seed": args.seed,
                      "torch_threads": torch.get_num_threads(),
                      "load_average_1min": round(os.getloadavg()[0], 2),
                      "ours_rmse": mine["rmse"], "ours_fit_seconds": mine["fit_seconds"],

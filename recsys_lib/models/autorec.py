@@ -348,7 +348,7 @@ class UAutoRec(_AutoRec):
     """U-AutoRec: reconstructs each user's rating vector over items (Sedhain et al. 2015)."""
 
     item_based = False
-    LAMBDAS = {"ml-100k": 200.0, "ml-1m": 400.0, "*": 200.0}
+    LAMBDAS = {"ml-100k": 100.0, "ml-1m": 400.0, "*": 100.0}
 
 
 # --------------------------------------------------------------------------------------------
