@@ -211,19 +211,7 @@ class _AutoRec(RatingModel):
             raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if init not in INITS:
             raise InvalidParameterError(f"init must be one of {INITS}, got {init!r}")
-        self.hidden = hidden
-        self.lam = lam
-        self.max_iter = max_iter
-        self.hidden_act = hidden_act
-        self.output_act = output_act
-        self.default_rating = default_rating
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.refit = refit
-        self.curve_every = curve_every
-        self.init = init
-        self.dtype = dtype
-        self.seed = seed
+        self._keep_params(locals())
 
     def _orient(self, users, items):
         return (items, users) if self.item_based else (users, items)
@@ -429,22 +417,8 @@ class DeepAutoencoder(RatingModel):
         if not 0.0 < validation_fraction < 1.0:
             raise InvalidParameterError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
         check_positive_int(batch_size=batch_size, max_epochs=max_epochs, patience=patience)
+        self._keep_params(locals())
         self.layers = list(layers)
-        self.dropout = dropout
-        self.tied = tied
-        self.refeed = refeed
-        self.last_activation = last_activation
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.refit = refit
-        self.default_rating = default_rating
-        self.seed = seed
-        self.device = device
 
     def _matrix(self, split: Split, ratings):
         import torch

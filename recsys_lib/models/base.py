@@ -38,6 +38,13 @@ class RatingModel:
         """Extra facts for the JSON summary (training curves, selected epoch, ...)."""
         return {}
 
+    def _keep_params(self, values: dict) -> None:
+        """Store each constructor argument found in ``values`` (the ``locals()`` of a subclass
+        ``__init__``) under its own name, as :meth:`get_params` expects."""
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name != "self" and name in values:
+                setattr(self, name, values[name])
+
     def get_params(self) -> dict:
         """The constructor's keyword arguments and their current values."""
         signature = inspect.signature(type(self).__init__)

@@ -371,9 +371,7 @@ class KernelModelBase(RatingModel):
     def _store_params(self, values: dict) -> None:
         """Keep every constructor argument (``locals()`` of a subclass ``__init__``) under its
         own name, as :meth:`RatingModel.get_params` expects, then check the shared ones."""
-        for name, value in values.items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        self._keep_params(values)
         self.detach_reg = check_bool("detach_reg", self.detach_reg)
         self.fused = check_bool("fused", self.fused)
         self._check_common()

@@ -80,19 +80,8 @@ class _EmbeddingMF(RatingModel):
         if not 0.0 < validation_fraction < 1.0:
             raise InvalidParameterError("validation_fraction must lie in (0, 1) (early stopping needs a "
                              f"validation slice), got {validation_fraction}")
-        self.n_factors = n_factors
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.refit = refit
+        self._keep_params(locals())
         self.sigmoid_range = self.sigmoid_default if sigmoid_range is None else sigmoid_range
-        self.range_margin = range_margin
-        self.init_std = init_std
-        self.seed = seed
-        self.device = device
 
     # -- the output transform -------------------------------------------------------------
     def _range(self, scale) -> tuple[float, float]:

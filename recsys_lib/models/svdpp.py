@@ -167,14 +167,7 @@ class SVDpp(_SVDppCore):
                  reg_factors: float = 0.15, reg_implicit: float = 0.01, init_std: float = 0.1,
                  seed: int = 0, device: str | None = None) -> None:
         _check_common(n_factors, n_epochs, reg_bias, reg_factors, reg_implicit, init_std)
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.reg_bias = reg_bias
-        self.reg_factors = reg_factors
-        self.reg_implicit = reg_implicit
-        self.init_std = init_std
-        self.seed = seed
-        self.device = device
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> SVDpp:
         self._setup(split)
@@ -200,17 +193,7 @@ class Integrated(_SVDppCore):
         _check_k(k)
         check_non_negative(shrinkage=shrinkage)
         check_positive(reg_weights=reg_weights)
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.reg_bias = reg_bias
-        self.reg_factors = reg_factors
-        self.reg_implicit = reg_implicit
-        self.init_std = init_std
-        self.k = k
-        self.shrinkage = shrinkage
-        self.reg_weights = reg_weights
-        self.seed = seed
-        self.device = device
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> Integrated:
         from .neighbourhood import NeighbourBlock
