@@ -90,3 +90,17 @@ def test_fit_and_score_agree_with_run(tiny_split):
     assert seconds >= 0 and scores["rmse"] == pytest.approx(summary["rmse"])
     assert {"precision@10", "recall@10", "ndcg@10"} <= set(summary)
     assert {"precision@5", "recall@5", "ndcg@5"} <= set(scores) and 0 <= scores["ndcg@5"] <= 1
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_get_params_reports_every_constructor_argument(name):
+    import inspect
+
+    from recsys_lib.models import get_model_class
+
+    cls = get_model_class(name)
+    named = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+             if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params = create_model(name).get_params()
+    assert set(named) <= set(params)  # Surprise wrappers add their algorithm's options
+    assert create_model(name, seed=7).get_params()["seed"] == 7
