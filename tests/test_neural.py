@@ -123,7 +123,7 @@ def test_autorec_gradient_matches_autograd():
         for output_act in ("identity", "sigmoid"):
             problem = _SparseAutoRecProblem(rows, cols, values, 7, 9, 4, 0.7, hidden_act,
                                             output_act, (1.0, 5.0), torch.float64)
-            theta = problem.init_theta(0, 3.0) + rng.normal(0, 0.1, sum(problem.sizes))
+            theta = problem.init_theta(0, 3.0, "glorot") + rng.normal(0, 0.1, sum(problem.sizes))
             loss, grad = problem.loss_grad(theta)
             t = torch.tensor(theta, requires_grad=True)
             V, mu, W, b = torch.split(t, problem.sizes)

@@ -7,6 +7,8 @@ alternating least-squares sweep are solved as one batch of Cholesky factorisatio
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,23 +18,26 @@ from ..errors import InvalidParameterError
 from ..splits import Split
 
 
-def to_csr(x):
-    """``x`` as a sparse CSR tensor (torch's "beta" notice about CSR silenced: the only
-    operations used, products with a dense matrix and their gradients, are tested here)."""
-    import warnings
-
+@contextlib.contextmanager
+def quiet_sparse():
+    """Silence torch's notices about sparse tensors (CSR support "in beta", invariant checks).
+    The book treats warnings as errors, and the sparse operations used here, products with
+    dense matrices and their gradients, are tested."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        yield
+
+
+def to_csr(x):
+    """``x`` as a sparse CSR tensor."""
+    with quiet_sparse():
         return x.to_sparse_csr()
 
 
 def _csr(pointers, columns, values, shape) -> torch.Tensor:
-    """A CSR tensor from its parts without torch's invariant checks or its "beta" notice.
-    CSR rather than COO: its products with dense matrices are several times faster on CPU."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    """A CSR tensor from its parts, without torch's invariant checks. CSR rather than COO:
+    its products with dense matrices are several times faster on CPU."""
+    with quiet_sparse():
         return torch.sparse_csr_tensor(pointers, columns, values, shape, check_invariants=False)
 
 

@@ -20,10 +20,8 @@ decoder and dense re-feeding.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-import warnings
 
 import numpy as np
 
@@ -31,6 +29,7 @@ from ..metrics import rmse
 from ..errors import InvalidParameterError
 from ..splits import Split
 from . import register
+from ._factorisation import quiet_sparse
 from .base import RatingModel, check_indices, check_positive_int
 
 ACTIVATIONS = ("identity", "sigmoid")
@@ -42,15 +41,6 @@ def _torch():
     import torch
 
     return torch
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence torch's 'sparse CSR is beta' and invariant-check warnings (the book treats
-    warnings as errors)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
-        yield
 
 
 class _SparseAutoRecProblem:
@@ -71,7 +61,7 @@ class _SparseAutoRecProblem:
         self.dtype = dtype
         order = np.lexsort((cols, rows))  # CSR order: by row, then column
         rows, cols, values = rows[order], cols[order], values[order]
-        with _quiet():
+        with quiet_sparse():
             crow = torch.from_numpy(np.concatenate(
                 [[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64))
             self.X = torch.sparse_csr_tensor(crow, torch.from_numpy(cols.astype(np.int64)),
@@ -98,7 +88,7 @@ class _SparseAutoRecProblem:
 
     def hidden_layer(self, V, mu):
         torch = self.torch
-        with _quiet():
+        with quiet_sparse():
             Z = torch.sparse.mm(self.X, V) + mu
         H = torch.sigmoid(Z) if self.hidden_act == "sigmoid" else Z
         return H
@@ -112,7 +102,7 @@ class _SparseAutoRecProblem:
         torch = self.torch
         V, mu, W, b = self.unpack(theta)
         H = self.hidden_layer(V, mu)
-        with _quiet():
+        with quiet_sparse():
             pattern = torch.sparse_csr_tensor(self.crow, self.col,
                                               b[self.col],  # the output bias, per entry
                                               (self.n_rows, self.n_cols))
@@ -125,7 +115,7 @@ class _SparseAutoRecProblem:
         if self.output_act == "sigmoid":
             s = (pred - self.low) / (self.high - self.low)
             d = d * (self.high - self.low) * s * (1 - s)
-        with _quiet():
+        with quiet_sparse():
             E = torch.sparse_csr_tensor(self.crow, self.col, d, (self.n_rows, self.n_cols))
             ET = torch.sparse_csr_tensor(self.crow_t, self.col_t, d[self.perm_t],
                                          (self.n_cols, self.n_rows))
@@ -138,7 +128,7 @@ class _SparseAutoRecProblem:
         grad = torch.cat([dV.reshape(-1), dmu, dW.reshape(-1), db]).double().numpy()
         return loss, grad
 
-    def init_theta(self, seed: int, bias: float, init: str = "glorot") -> np.ndarray:
+    def init_theta(self, seed: int, bias: float, init: str) -> np.ndarray:
         """Starting parameters. ``"glorot"``: weights Glorot-uniform, hidden biases 0, output
         biases ``bias``. ``"authors"``: as in the authors' released code (NNRec), weights
         normal with standard deviation 0.01 and all biases normal with standard deviation 0.001."""
@@ -233,8 +223,8 @@ class _AutoRec(RatingModel):
         iterations = self.max_iter
         if self.validation_fraction > 0:
             carved = split.with_validation(self.validation_fraction, seed=self.seed)
-            theta, info, curve = self._train(carved, self.max_iter, split.test,
-                                             validation=carved.test)
+            _, info, curve = self._train(carved, self.max_iter, split.test,
+                                         validation=carved.test)
             best = min(curve, key=lambda point: point["validation_rmse"])
             iterations = best["iteration"]
             self.report_.update(selected_iteration=iterations,
@@ -243,7 +233,7 @@ class _AutoRec(RatingModel):
             if not self.refit:
                 self._set_weights(self.problem_, self.best_theta_)
                 return self
-        theta, info, curve = self._train(split, iterations, split.test)
+        _, info, curve = self._train(split, iterations, split.test)
         self.report_.update(lbfgs=info, curve=curve)
         return self
 
