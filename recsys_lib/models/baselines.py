@@ -60,10 +60,7 @@ class Baseline(RatingModel):
 
     def __init__(self, n_epochs: int = 10, reg_user: float = 15.0, reg_item: float = 10.0,
                  seed: int = 0) -> None:
-        self.n_epochs = n_epochs
-        self.reg_user = reg_user
-        self.reg_item = reg_item
-        self.seed = seed
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> Baseline:
         self.mu_, self.b_user_, self.b_item_ = fit_baseline_als(

@@ -29,10 +29,6 @@ from ._factorisation import (NeighbourFeatures, as_index_tensors, baseline_tenso
 from .base import RatingModel, check_indices, check_positive_int
 
 
-def _check_k(k) -> None:
-    check_positive_int(k=k)
-
-
 @register("knn-pearson")
 class KNNPearson(RatingModel):
     """Item-item kNN on baseline residuals with shrunk Pearson similarity (Koren's CorNgbr)."""
@@ -44,14 +40,9 @@ class KNNPearson(RatingModel):
 
     def __init__(self, k: int = 40, shrinkage: float = 100.0, min_k: int = 1, seed: int = 0,
                  device: str | None = None) -> None:
-        _check_k(k)
-        _check_k(min_k)
+        check_positive_int(k=k, min_k=min_k)
         check_non_negative(shrinkage=shrinkage)
-        self.k = k
-        self.shrinkage = shrinkage
-        self.min_k = min_k
-        self.seed = seed
-        self.device = device
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> KNNPearson:
         self.device_ = pick_device(self.device)
@@ -169,17 +160,10 @@ class GlobalNeighborhood(RatingModel):
     def __init__(self, k: int = 50, shrinkage: float = 100.0, n_epochs: int = 6,
                  reg_bias: float = 0.02, reg_weights: float = 10.0, seed: int = 0,
                  device: str | None = None) -> None:
-        _check_k(k)
-        _check_k(n_epochs)
+        check_positive_int(k=k, n_epochs=n_epochs)
         check_non_negative(shrinkage=shrinkage)
         check_positive(reg_bias=reg_bias, reg_weights=reg_weights)
-        self.k = k
-        self.shrinkage = shrinkage
-        self.n_epochs = n_epochs
-        self.reg_bias = reg_bias
-        self.reg_weights = reg_weights
-        self.seed = seed
-        self.device = device
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> GlobalNeighborhood:
         self.device_ = pick_device(self.device)

@@ -41,9 +41,7 @@ class TruncatedSVD(RatingModel):
         check_positive_int(rank=rank)
         if fill not in FILLS:
             raise InvalidParameterError(f"fill must be one of {', '.join(FILLS)}; got {fill!r}")
-        self.rank = rank
-        self.fill = fill
-        self.seed = seed
+        self._keep_params(locals())
 
     def _fill_values(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         if self.fill == "zero":
@@ -117,15 +115,7 @@ class BiasedMF(RatingModel):
         check_positive_int(n_factors=n_factors, n_epochs=n_epochs, batch_size=batch_size)
         check_positive(lr=lr, lr_decay=lr_decay)
         check_non_negative(reg=reg, init_std=init_std)
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.reg = reg
-        self.init_std = init_std
-        self.lr_decay = lr_decay
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+        self._keep_params(locals())
 
     def fit(self, split: Split) -> BiasedMF:
         self.device_ = pick_device(self.device)

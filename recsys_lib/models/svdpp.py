@@ -187,10 +187,8 @@ class Integrated(_SVDppCore):
                  reg_factors: float = 0.15, reg_implicit: float = 0.01, init_std: float = 0.1,
                  k: int = 20, shrinkage: float = 100.0, reg_weights: float = 30.0,
                  seed: int = 0, device: str | None = None) -> None:
-        from .neighbourhood import _check_k
-
         _check_common(n_factors, n_epochs, reg_bias, reg_factors, reg_implicit, init_std)
-        _check_k(k)
+        check_positive_int(k=k)
         check_non_negative(shrinkage=shrinkage)
         check_positive(reg_weights=reg_weights)
         self._keep_params(locals())
