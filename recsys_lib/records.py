@@ -48,13 +48,16 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> None:
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
-    """A record file as a DataFrame, one row per run, with ``params.*`` columns flattened."""
+    """A record file as a DataFrame, one row per run, with ``params.*`` columns flattened and
+    the ``params`` dict itself kept too (for :func:`matches_current_defaults`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no record file {path}; create it with "
                                 "'python -m recsys_lib train ... --record " f"{path}'")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return pd.json_normalize(rows)
+    frame = pd.json_normalize(rows)
+    frame["params"] = [row.get("params", {}) for row in rows]
+    return frame
 
 
 def _canonical(params: dict) -> str:

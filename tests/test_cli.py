@@ -38,6 +38,7 @@ def test_param_and_record(tmp_path, capsys):
     runs = load_records(record)
     assert sorted(runs["params.n_epochs"]) == [2, 5]
     assert runs["command"].iloc[0] == args
+    assert runs["params"].iloc[0]["n_epochs"] == 2  # the params dict is kept beside its columns
 
 
 @pytest.mark.parametrize("args, message", [
