@@ -9,42 +9,12 @@ so each recorded figure in the book can be repeated with one command.
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-
-def machine_facts() -> dict:
-    facts = {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-             "python": platform.python_version()}
-    try:
-        import torch
-
-        facts["torch"] = torch.__version__
-        facts["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        pass
-    return facts
-
-
-def append_record(path: str | Path, command: list[str], summary: dict) -> None:
-    """Add ``summary`` to the record file, replacing an earlier line with the same command."""
-    path = Path(path)
-    entry = {**summary, "command": command, "recorded_on": datetime.date.today().isoformat(),
-             "machine": machine_facts()}
-    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    lines = [line for line in lines if line.get("command") != command] + [entry]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(line, default=float) + "\n" for line in lines))
-    tmp.replace(path)  # atomic: a crash never leaves a half-written record file
+from .ledger import append_record, machine_facts, rerun  # noqa: F401  (re-exported)
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
@@ -99,10 +69,3 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     return runs
 
 
-def rerun(path: str | Path) -> None:
-    """Run every command recorded in ``path`` again (each rewrites its own line)."""
-    path = Path(path)
-    for entry in [json.loads(line) for line in path.read_text().splitlines() if line.strip()]:
-        command = [sys.executable, "-m", "recsys_lib", *entry["command"]]
-        print("+", shlex.join(command), file=sys.stderr)
-        subprocess.run(command, check=True)

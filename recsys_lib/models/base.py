@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 from ..splits import Split
+from ..validation import check_indices  # noqa: F401  (models import it from here)
 
 
 class RatingModel:
@@ -50,20 +51,6 @@ class RatingModel:
         signature = inspect.signature(type(self).__init__)
         return {name: getattr(self, name) for name in signature.parameters
                 if name != "self" and hasattr(self, name)}
-
-
-def check_indices(model_size: tuple[int, int], users: np.ndarray, items: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate index arrays against (n_users, n_items); IndexError names the bad range."""
-    users = np.asarray(users, dtype=np.int64)
-    items = np.asarray(items, dtype=np.int64)
-    if users.shape != items.shape:
-        raise ValueError(f"users has shape {users.shape} but items has shape {items.shape}")
-    for label, values, size in (("user", users, model_size[0]), ("item", items, model_size[1])):
-        if values.size and (values.min() < 0 or values.max() >= size):
-            raise IndexError(f"{label} indices must lie in [0, {size}); got "
-                             f"[{values.min()}, {values.max()}]")
-    return users, items
 
 
 def check_positive_int(**values) -> None:
