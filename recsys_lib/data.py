@@ -13,10 +13,14 @@ the hash before the file enters the cache, so a bad copy never lands there.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -46,7 +50,12 @@ pooch.get_logger().setLevel(logging.WARNING)  # recsys_lib logs its own, shorter
 
 DATA_DIR_ENV = "RECSYS_DATA_DIR"
 MIRROR_ENV = "RECSYS_DATA_MIRROR"
+TIMEOUT_ENV = "RECSYS_FETCH_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0  # seconds without an answer before a download is given up
 NETWORK_RETRIES = 2
+LOCK_NAME = ".fetch.lock"
+#: what pooch's temporary downloads are called (tempfile.NamedTemporaryFile in the cache)
+TEMPORARY_NAME = re.compile(r"^tmp[a-z0-9_]{8}$")
 
 
 @dataclass(frozen=True)
@@ -333,6 +342,43 @@ def _copy_from(source_path: Path) -> Callable:
     return copy
 
 
+def fetch_timeout() -> float:
+    """Seconds to wait for an answer from a server: ``$RECSYS_FETCH_TIMEOUT`` or 30."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and np.isfinite(value)):
+        raise DataUnavailableError(f"${TIMEOUT_ENV} must be a positive number of seconds, "
+                                   f"got {text!r}")
+    return value
+
+
+class _PatientDownload:
+    """pooch's HTTP downloader that says what it waits for and gives up after ``timeout``
+    seconds without an answer (connect or read), without retrying a stalled server."""
+
+    def __init__(self, progressbar: bool, timeout: float) -> None:
+        self.timeout = timeout
+        self.inner = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+
+    def __call__(self, url, output_file, pooch_obj, check_only=False):
+        import requests
+
+        log.info("downloading %s (waiting at most %g s for an answer; $%s)", url, self.timeout,
+                 TIMEOUT_ENV)
+        try:
+            return self.inner(url, output_file, pooch_obj)
+        except requests.Timeout:
+            raise DataUnavailableError(
+                f"no answer from {url} within {self.timeout:g} s (the server accepted the "
+                f"connection or the network is stalled); set ${TIMEOUT_ENV} to wait longer"
+            ) from None
+
+
 def _mismatch_message(remote: RemoteFile, origin: str, size: int | None, sha: str | None) -> str:
     message = (f"{remote.name} from {origin}: SHA-256 mismatch, expected {remote.sha256}, "
                f"got {sha}")
@@ -360,17 +406,86 @@ def _retrieve(remote: RemoteFile, cache: Path, origin: str, downloader: Callable
 
 
 def _valid_cached(cache: Path, remote: RemoteFile) -> bool:
-    """True if the cached copy exists with the right hash; a corrupt copy is removed."""
+    """True if the cached copy exists with the right hash; a corrupt copy is removed.
+
+    A directory or other non-file where the file belongs, or a file that cannot be read or
+    removed, is explained (DataIntegrityError) rather than touched.
+    """
     path = cache / remote.name
-    if not path.is_file():
+    if not os.path.lexists(path):
         return False
-    actual = sha256_of(path)
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (or a broken link)"
+        raise DataIntegrityError(f"the cache expects the file {remote.name} at {path}, but "
+                                 f"that is {kind}; move it away and fetch again")
+    try:
+        actual = sha256_of(path)
+    except OSError as exc:
+        raise DataIntegrityError(f"cannot read the cached file {path} ({exc.strerror or exc});"
+                                 " fix its permissions or delete it") from None
     if actual == remote.sha256:
         return True
     log.warning("removing corrupt cached file %s: SHA-256 %s, expected %s", path, actual,
                 remote.sha256)
-    path.unlink()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise DataIntegrityError(f"the cached file {path} is corrupt (SHA-256 {actual}) and "
+                                 f"cannot be removed ({exc.strerror or exc}); delete it by "
+                                 "hand") from None
     return False
+
+
+def _clean_temporaries(cache: Path) -> None:
+    """Remove pooch temporary files left by killed fetches (call with the cache lock held)."""
+    for path in cache.iterdir():
+        if TEMPORARY_NAME.match(path.name) and path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("removed %s, left by an interrupted fetch", path)
+
+
+@contextlib.contextmanager
+def _cache_lock(cache: Path):
+    """Hold an exclusive lock on the dataset's cache folder; yields True, or False when the
+    folder cannot be written (a read-only cache still serves files that are valid)."""
+    if cache.exists() and not cache.is_dir():
+        raise DataUnavailableError(f"the cache folder {cache} is not a directory; move it away "
+                                   f"or set ${DATA_DIR_ENV} to another folder")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+            raise DataUnavailableError(f"cannot use the cache folder {cache}: "
+                                       f"{exc.strerror or exc}") from None
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        writable = os.access(cache, os.W_OK | os.X_OK)
+        if writable:
+            _clean_temporaries(cache)
+        yield writable
+    finally:
+        os.close(fd)
+
+
+def _unwritable(cache: Path) -> DataUnavailableError:
+    return DataUnavailableError(f"the cache folder {cache} is not writable and holds no valid "
+                                f"copy; make it writable or set ${DATA_DIR_ENV} to another folder")
+
+
+def _check_mirror_size(remote: RemoteFile, origin: Path) -> None:
+    """Refuse a mirror file of the wrong size before copying a byte of it."""
+    size = origin.stat().st_size
+    if size != remote.size:
+        kind = "truncated" if size < remote.size else "larger than expected"
+        raise DataIntegrityError(
+            f"{remote.name} from {origin}: not copied: expected {remote.sha256} of "
+            f"{remote.size:,} bytes, found {size:,} bytes ({kind}); replace the mirror copy")
 
 
 def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDataset:
@@ -382,9 +497,17 @@ def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDa
     """
     spec = get_dataset(dataset) if isinstance(dataset, str) else dataset
     cache = data_dir() / spec.name
+    with _cache_lock(cache) as writable:  # one process at a time checks and repairs
+        return _fetch_locked(spec, cache, writable, progressbar)
+
+
+def _fetch_locked(spec: DatasetSpec, cache: Path, writable: bool, progressbar: bool
+                  ) -> FetchedDataset:
     for source in spec.sources:
         if all(_valid_cached(cache, remote) for remote in source.files):
             return FetchedDataset(spec, source, {f.name: cache / f.name for f in source.files})
+    if not writable:
+        raise _unwritable(cache)
 
     tried: list[str] = []
     mirror = mirror_dir()
@@ -392,13 +515,21 @@ def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDa
         tried.append(f"no mirror (${MIRROR_ENV} is not set)")
     else:
         for source in spec.sources:
-            missing = [f.mirror_path for f in source.files if not (mirror / f.mirror_path).is_file()]
+            missing = [f.mirror_path for f in source.files
+                       if not (mirror / f.mirror_path).is_file()]
             if missing:
                 tried.append(f"mirror {mirror} has no {', '.join(missing)}")
                 continue
-            paths = {f.name: _retrieve(f, cache, str(mirror / f.mirror_path),
-                                       _copy_from(mirror / f.mirror_path), retries=0)
-                     for f in source.files}
+            paths = {}
+            for f in source.files:
+                origin = mirror / f.mirror_path
+                try:
+                    _check_mirror_size(f, origin)
+                    paths[f.name] = _retrieve(f, cache, str(origin), _copy_from(origin),
+                                              retries=0)
+                except (PermissionError, IsADirectoryError) as exc:
+                    raise DataUnavailableError(
+                        f"cannot copy {origin} into {cache}: {exc.strerror or exc}") from None
             return FetchedDataset(spec, source, paths)
 
     import requests  # pooch's own dependency; only its exception types are used here
@@ -409,12 +540,18 @@ def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDa
             continue
         try:
             paths = {f.name: _retrieve(f, cache, f.url,
-                                       pooch.HTTPDownloader(progressbar=progressbar, timeout=60),
+                                       _PatientDownload(progressbar, fetch_timeout()),
                                        retries=NETWORK_RETRIES)
                      for f in source.files}
         except requests.RequestException as exc:
             tried.append(f"download of {source.label} failed: {type(exc).__name__}: {exc}")
             continue
+        except DataUnavailableError as exc:
+            tried.append(f"download of {source.label} failed: {exc}")
+            continue
+        except (PermissionError, IsADirectoryError) as exc:
+            raise DataUnavailableError(f"cannot write the download into {cache}: "
+                                       f"{exc.strerror or exc}") from None
         return FetchedDataset(spec, source, paths)
     raise DataUnavailableError(f"dataset {spec.name!r} is not available: " + "; ".join(tried))
 
@@ -426,19 +563,80 @@ def load_ratings(dataset: str | DatasetSpec) -> pd.DataFrame:
 
 def validate_ratings(ratings: pd.DataFrame, spec: DatasetSpec) -> None:
     """Check a ratings frame against the dataset's contract; raise InvalidRatingsError."""
-    missing = {"user", "item", "rating"} - set(ratings.columns)
-    if missing:
-        raise InvalidRatingsError(f"{spec.name}: ratings lack the columns {sorted(missing)}")
+    check_ratings_frame(ratings, spec.rating_scale, spec.name)
     if len(ratings) == 0:
         raise InvalidRatingsError(f"{spec.name}: the ratings file holds no ratings")
-    values = ratings["rating"].to_numpy(dtype=np.float64)
-    low, high = spec.rating_scale
-    bad = ~((values >= low) & (values <= high))  # NaN counts as bad
+
+
+def check_rating_scale(rating_scale, label: str) -> tuple[float, float]:
+    """``(low, high)`` as floats when both are finite and low < high; InvalidRatingsError
+    otherwise (a reversed scale would clip every prediction to the wrong end)."""
+    try:
+        low, high = (float(v) for v in rating_scale)
+    except (TypeError, ValueError):
+        raise InvalidRatingsError(f"{label}: the rating scale must be two numbers (low, high), "
+                                  f"got {rating_scale!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InvalidRatingsError(f"{label}: the rating scale ({low:g}, {high:g}) must be two "
+                                  "finite numbers with low < high")
+    return low, high
+
+
+def _examples(frame: pd.DataFrame, bad: np.ndarray) -> list:
+    return frame.loc[bad].head(3).to_dict("records")
+
+
+def _check_ids(frame: pd.DataFrame, column: str, label: str) -> None:
+    ids = frame[column]
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise InvalidRatingsError(f"{label}: {int(missing.sum())} of {len(ids)} rows have no "
+                                  f"{column} id (NaN or None), for example "
+                                  f"{_examples(frame, missing)}")
+    if ids.dtype == bool:
+        raise InvalidRatingsError(f"{label}: the {column} ids are booleans, not ids")
+    if ids.dtype == object:
+        kinds = ids.map(lambda v: "text" if isinstance(v, str) else
+                        "number" if isinstance(v, (int, float, np.number))
+                        and not isinstance(v, (bool, np.bool_)) else type(v).__name__)
+        counts = kinds.value_counts()
+        if len(counts) > 1:
+            odd = (kinds != counts.index[0]).to_numpy()
+            mix = ", ".join(f"{n} {k}" for k, n in counts.items())
+            raise InvalidRatingsError(
+                f"{label}: the {column} ids mix types ({mix}); {int(odd.sum())} rows differ "
+                f"from the rest, for example {_examples(frame, odd)}")
+
+
+def check_ratings_frame(frame: pd.DataFrame, rating_scale, label: str) -> None:
+    """Check a ratings frame at the door; InvalidRatingsError counts the offending rows.
+
+    Columns user, item, rating must exist; ids must be present (no NaN) and of one kind
+    (all numbers or all text); ratings must be numbers, finite and on ``rating_scale``
+    (low, high), which itself must satisfy low < high.
+    """
+    low, high = check_rating_scale(rating_scale, label)
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidRatingsError(f"{label}: ratings must be a DataFrame with columns user, "
+                                  f"item, rating, got {type(frame).__name__}")
+    missing = {"user", "item", "rating"} - set(frame.columns)
+    if missing:
+        raise InvalidRatingsError(f"{label}: ratings lack the columns {sorted(missing)}")
+    for column in ("user", "item"):
+        _check_ids(frame, column, label)
+    raw = frame["rating"]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    not_number = np.isnan(values) & raw.notna().to_numpy()
+    if not_number.any():
+        raise InvalidRatingsError(f"{label}: {int(not_number.sum())} ratings are not numbers, "
+                                  f"for example {_examples(frame, not_number)}")
+    bad = ~((values >= low) & (values <= high))  # NaN and infinity count as bad
     if bad.any():
-        examples = ratings.loc[bad].head(3).to_dict("records")
+        n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
         raise InvalidRatingsError(
-            f"{spec.name}: {int(bad.sum())} ratings are off the declared scale "
-            f"[{low:g}, {high:g}] or missing, for example {examples}")
+            f"{label}: {int(bad.sum())} ratings are off the declared scale [{low:g}, {high:g}] "
+            f"or missing ({n_nan} NaN, {n_inf} infinite, {int(bad.sum()) - n_nan - n_inf} "
+            f"outside), for example {_examples(frame, bad)}")
 
 
 def cache_state(spec: DatasetSpec) -> str:

@@ -34,3 +34,16 @@ class TrainingDivergedError(RecsysError, FloatingPointError):
 
 class InvalidParameterError(RecsysError, TypeError, ValueError):
     """A hyperparameter the model does not take, or a value it cannot use."""
+
+
+class RecordFileError(RecsysError):
+    """A record file (``--record``, ``rerun``) that cannot be read, is damaged, or cannot be
+    written: the message names the file and, for a damaged line, its line number."""
+
+
+class UsageError(RecsysError):
+    """A command line that cannot be understood (unknown flag, missing value, repeated flag)."""
+
+
+class InvalidIndexError(RecsysError, IndexError, TypeError, ValueError):
+    """Index arrays handed to ``predict`` with the wrong dtype, shape or range."""

@@ -24,7 +24,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .data import fetch, get_dataset, read_douban_arrays, read_ml100k_member
+from .data import (
+    check_rating_scale,
+    check_ratings_frame,
+    fetch,
+    get_dataset,
+    read_douban_arrays,
+    read_ml100k_member,
+)
 from .errors import EmptySplitError, InvalidRatingsError, UnknownNameError
 
 
@@ -150,8 +157,19 @@ def split_from_frames(dataset: str, name: str, train: pd.DataFrame, test: pd.Dat
 
     The index space is the sorted union of ids in both parts unless ``user_ids`` / ``item_ids``
     give it explicitly. Raises EmptySplitError for an empty part and InvalidRatingsError for a
-    (user, item) pair rated twice or ids outside an explicit index space.
+    (user, item) pair rated twice, ids outside an explicit index space, or anything
+    :func:`recsys_lib.data.check_ratings_frame` refuses (missing columns, NaN or mixed-type
+    ids, NaN, infinite or off-scale ratings, a reversed scale), with the rows counted.
     """
+    rating_scale = check_rating_scale(rating_scale, f"{dataset}/{name}")
+    for part, frame in (("train", train), ("test", test)):
+        check_ratings_frame(frame, rating_scale, f"{dataset}/{name} ({part} part)")
+    for column in ("user", "item"):
+        kinds = {"text" if isinstance(frame[column].iloc[0], str) else "number"
+                 for frame in (train, test) if len(frame)}
+        if len(kinds) > 1:
+            raise InvalidRatingsError(f"{dataset}/{name}: {column} ids are text in one part "
+                                      "and numbers in the other")
     both = pd.concat([train[["user", "item"]], test[["user", "item"]]], ignore_index=True)
     if user_ids is None:
         user_ids = np.sort(both["user"].unique())
