@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import RecsysError
 from .ledger import append_record, machine_facts, rerun  # noqa: F401  (re-exported)
 
 
@@ -69,3 +70,43 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     return runs
 
 
+
+
+class MissingRecordError(RecsysError, FileNotFoundError):
+    """A record file the book needs does not exist."""
+
+
+def results_dir() -> Path:
+    """The folder of recorded runs (``results/`` of the repository this package sits in)."""
+    return Path(__file__).resolve().parents[1] / "results"
+
+
+def load(name: str) -> pd.DataFrame:
+    """The record file ``results/<name>.jsonl`` (for example ``"kernel/glocal_k_ml100k"``) as
+    :func:`load_records` reads it; a missing file raises MissingRecordError with the command
+    that makes it."""
+    path = results_dir() / f"{name}.jsonl"
+    if not path.exists():
+        raise MissingRecordError(
+            f"no record file results/{name}.jsonl; make it with 'python -m recsys_lib train "
+            f"MODEL --dataset DATASET --record results/{name}.jsonl'")
+    return load_records(path)
+
+
+def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
+    """One row per model over the fresh default runs of ``runs`` (:func:`collect_records`) on
+    one split: mean and standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
+    seconds, the paper-protocol figure where a model reports one, and the model's chapter.
+    Sorted by ``rmse``."""
+    from .models import get_model_class
+
+    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["dataset"] == dataset)
+                & (runs["split"] == split)]
+    columns = {"rmse": "mean", "mae": "mean", "ndcg@10": "mean", "fit_seconds": "mean",
+               "seed": "nunique"}
+    if "paper_best_test_rmse" in rows:
+        columns["paper_best_test_rmse"] = "mean"
+    table = rows.groupby("model").agg(columns).rename(columns={"seed": "seeds"})
+    table.insert(1, "rmse_sd", rows.groupby("model")["rmse"].std())
+    table.insert(0, "chapter", [get_model_class(model).chapter for model in table.index])
+    return table.sort_values("rmse")

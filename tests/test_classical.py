@@ -10,7 +10,8 @@ from recsys_lib.errors import InvalidParameterError, TrainingDivergedError
 from recsys_lib.metrics import rmse
 from recsys_lib.models import available_models, create_model
 from recsys_lib.models.neighbourhood import GlobalNeighborhood, KNNPearson
-from recsys_lib.models.svd import BiasedMF, TruncatedSVD
+from recsys_lib.models.mf_sgd import BiasedMFSGD
+from recsys_lib.models.svd import TruncatedSVD
 from recsys_lib.models.svdpp import SVDpp
 from recsys_lib.splits import split_from_frames
 from recsys_lib.training import fit, run
@@ -22,7 +23,7 @@ SMALL = {  # settings that suit a 30 x 20 matrix
     "biased-mf-sgd": {"n_factors": 4, "n_epochs": 30, "lr": 0.02, "batch_size": 32},
     "knn-pearson": {"k": 5},
     "global-neighborhood": {"k": 5, "reg_weights": 1.0},
-    "asymmetric-svd": {"n_factors": 4, "max_iter": 50},
+    "asymmetric-svd": {"n_factors": 4, "n_epochs": 50},
     "svdpp": {"n_factors": 4},
     "integrated": {"n_factors": 4, "k": 5, "reg_weights": 1.0},
 }
@@ -103,8 +104,8 @@ def test_nan_loss_raises(tiny_split):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: SVDpp(n_factors=0), lambda: SVDpp(reg_factors=-1.0), lambda: BiasedMF(lr=0.0),
-    lambda: BiasedMF(batch_size=2.5), lambda: KNNPearson(k=0), lambda: TruncatedSVD(fill="x"),
+    lambda: SVDpp(n_factors=0), lambda: SVDpp(reg_factors=-1.0), lambda: BiasedMFSGD(lr=0.0),
+    lambda: BiasedMFSGD(batch_size=2.5), lambda: KNNPearson(k=0), lambda: TruncatedSVD(fill="x"),
     lambda: GlobalNeighborhood(reg_weights=0.0)])
 def test_bad_params(make):
     with pytest.raises(InvalidParameterError):

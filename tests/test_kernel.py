@@ -6,20 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_lib.errors import TrainingDivergedError
+from recsys_lib.errors import InvalidParameterError, TrainingDivergedError
 from recsys_lib.metrics import rmse
 from recsys_lib.models import create_model
-from recsys_lib.models import kernel_layers
-from recsys_lib.models._factorisation import to_csr
-from recsys_lib.models.kernel_layers import (KernelAutoencoder, conv_same,
-                                             finite_support_kernel, lbfgs_scipy, lbfgs_torch,
-                                             shifted_stack)
+from recsys_lib.models.kernel import layers
+from recsys_lib.models.kernel.layers import (KernelAutoencoder, conv_same,
+                                             finite_support_kernel, shifted_stack)
+from recsys_lib.models.kernel.optimisers import lbfgs_scipy, lbfgs_torch
+from recsys_lib.torch_utils import to_csr
 from recsys_lib.training import run
 
 SMALL = {"n_hidden": 16}
-SFC = {**SMALL, "epochs": 4, "iterations": 10, "lambda_2": 1.0, "lambda_s": 0.01}
-GLK = {**SMALL, "pretrain_epochs": 2, "finetune_epochs": 3, "pretrain_iterations": 10,
-       "finetune_iterations": 10, "lambda_2": 1.0, "lambda_s": 0.01, "dot_scale": 1.0}
+SFC = {**SMALL, "n_epochs": 4, "n_iterations": 10, "reg": 1.0, "reg_kernel": 0.01}
+GLK = {**SMALL, "n_pretrain_epochs": 2, "n_finetune_epochs": 3, "n_pretrain_iterations": 10,
+       "n_finetune_iterations": 10, "reg": 1.0, "reg_kernel": 0.01, "dot_scale": 1.0}
 
 
 def mean_rmse(split):
@@ -93,9 +93,10 @@ def test_learns_better_than_mean_and_is_seeded(tiny_split, name, params):
     again = run(name, "tiny", tiny_split, seed=3, params=params)
     assert first["rmse"] < mean_rmse(tiny_split)
     assert first["rmse"] == again["rmse"]
-    assert len(first["test_curve"]) == (4 if name == "sparse-fc" else 3)
-    assert first["rmse_last_epoch"] == pytest.approx(first["rmse"])
-    assert first["rmse_best_epoch"] <= first["rmse_last_epoch"]
+    assert len(first["curve"]) == (4 if name == "sparse-fc" else 3)
+    assert first["curve"][-1]["test_rmse"] == pytest.approx(first["rmse"], abs=1e-5)
+    assert first["paper_best_test_rmse"] <= first["rmse"]
+    assert first["selected_by"] == "fixed" and first["selected_epoch"] == len(first["curve"])
 
 
 def test_glocal_k_reports_kernel_and_scipy_path_agrees(tiny_split):
@@ -110,9 +111,11 @@ def test_glocal_k_reports_kernel_and_scipy_path_agrees(tiny_split):
 def test_validated_protocol_selects_on_validation(tiny_split):
     out = run("sparse-fc", "tiny", tiny_split, seed=0, params={**SFC, "protocol": "validated"})
     epoch = out["selected_epoch"]
-    assert out["validation_curve"][epoch - 1] == min(out["validation_curve"])
-    assert out["rmse_validated"] == pytest.approx(out["test_curve"][epoch - 1], abs=1e-5)
-    assert out["rmse"] == pytest.approx(out["rmse_validated"])
+    validation = [point["validation_rmse"] for point in out["curve"]]
+    assert validation[epoch - 1] == min(validation)
+    assert out["selected_by"] == "validation, restore"
+    assert out["validation_rmse"] == pytest.approx(validation[epoch - 1], abs=1e-5)
+    assert out["rmse"] == pytest.approx(out["curve"][epoch - 1]["test_rmse"], abs=1e-5)
 
 
 def test_unseen_users_and_items_get_the_train_mean(tiny_split):
@@ -135,7 +138,7 @@ def test_unseen_users_and_items_get_the_train_mean(tiny_split):
 
 
 def test_nan_loss_raises(tiny_split, monkeypatch):
-    monkeypatch.setattr(kernel_layers, "finite_support_kernel",
+    monkeypatch.setattr(layers, "finite_support_kernel",
                         lambda u, v: torch.full((u.shape[0], v.shape[0]), float("nan"),
                                                 dtype=u.dtype))
     with pytest.raises(TrainingDivergedError):
@@ -143,33 +146,32 @@ def test_nan_loss_raises(tiny_split, monkeypatch):
 
 
 @pytest.mark.parametrize("params", [{"protocol": "oracle"}, {"optimizer": "sgd"},
-                                    {"lambda_2": -1.0}, {"kernel_size": 4}, {"conv_layers": 0},
-                                    {"train_ratio": 0.0}, {"epochs": 3},
+                                    {"reg": -1.0}, {"kernel_size": 4}, {"conv_layers": 0},
+                                    {"train_ratio": 0.0}, {"n_epochs": 3},
                                     {"fallback": "zero"}])
 def test_bad_params_are_rejected(tiny_split, params):
-    with pytest.raises(Exception) as info:
+    with pytest.raises(InvalidParameterError) as info:
         run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **params})
-    assert any(word in str(info.value) for word in
-               ("must", "unknown", "bad parameters", "unexpected"))
+    assert next(iter(params)) in str(info.value)
 
 
 def test_adam_curve_matches_final_predictions(tiny_split):
     out = run("sparse-fc", "tiny", tiny_split, seed=0, params={**SFC, "optimizer": "adam"})
-    assert out["rmse"] == pytest.approx(out["rmse_last_epoch"], abs=1e-5)
+    assert out["rmse"] == pytest.approx(out["curve"][-1]["test_rmse"], abs=1e-5)
 
 
 def test_failure_modes_run(tiny_split):
     for extra in ({"optimizer": "adam"}, {"loss": "norm"}, {"detach_reg": True},
                   {"train_ratio": 0.5}, {"conv_layers": 2, "kernel_size": 5},
-                  {"pretrain_epochs": 0}):
+                  {"n_pretrain_epochs": 0}):
         out = run("glocal-k", "tiny", tiny_split, seed=0, params={**GLK, **extra})
         assert np.isfinite(out["rmse"])
 
 
 def test_convolution_without_stored_shifts_gives_the_same_model(tiny_split, monkeypatch):
-    from recsys_lib.models.glocal_k import GlocalK
+    from recsys_lib.models.kernel.glocal_k import GlocalK
 
-    params = {**GLK, "dtype": "float64", "finetune_epochs": 1}
+    params = {**GLK, "dtype": "float64", "n_finetune_epochs": 1}
     stored = run("glocal-k", "tiny", tiny_split, seed=0, params=params)
     monkeypatch.setattr(GlocalK, "MAX_STACK_ELEMENTS", 0)  # large matrices (ML-1M) take this path
     direct = run("glocal-k", "tiny", tiny_split, seed=0, params=params)

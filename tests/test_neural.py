@@ -15,12 +15,12 @@ from recsys_lib.training import run
 
 # Small settings so each model trains on the tiny split in about a second.
 FAST = {
-    "mf": {"n_factors": 4, "lr": 0.05, "weight_decay": 0.01, "batch_size": 32, "max_epochs": 40},
-    "biased-mf": {"n_factors": 4, "lr": 0.05, "weight_decay": 0.05, "batch_size": 32,
-                  "max_epochs": 40},
-    "i-autorec": {"hidden": 8, "lam": 1.0, "max_iter": 60},
-    "u-autorec": {"hidden": 8, "lam": 1.0, "max_iter": 60},
-    "deep-ae": {"layers": [8], "dropout": 0.8, "weight_decay": 0.01, "max_epochs": 60,
+    "mf": {"n_factors": 4, "lr": 0.05, "reg": 0.01, "batch_size": 32, "n_epochs": 40},
+    "biased-mf": {"n_factors": 4, "lr": 0.05, "reg": 0.05, "batch_size": 32,
+                  "n_epochs": 40},
+    "i-autorec": {"n_hidden": 8, "reg": 1.0, "n_epochs": 60},
+    "u-autorec": {"n_hidden": 8, "reg": 1.0, "n_epochs": 60},
+    "deep-ae": {"n_hidden": [8], "dropout": 0.8, "reg": 0.01, "n_epochs": 60,
                 "batch_size": 4, "lr": 0.01},
 }
 NAMES = sorted(FAST)
@@ -97,8 +97,8 @@ def test_nan_loss_raises(name, tiny_split):
 @pytest.mark.parametrize("name, params", [
     ("mf", {"n_factors": 0}), ("biased-mf", {"lr": -1.0}),
     ("biased-mf", {"validation_fraction": 0.0}),
-    ("i-autorec", {"hidden_act": "relu"}), ("u-autorec", {"lam": -1.0}),
-    ("i-autorec", {"max_iter": 0}), ("deep-ae", {"dropout": 1.5}),
+    ("i-autorec", {"hidden_act": "relu"}), ("u-autorec", {"reg": -1.0}),
+    ("i-autorec", {"n_epochs": 0}), ("deep-ae", {"dropout": 1.5}),
     ("deep-ae", {"layers": []}), ("deep-ae", {"optimizer": "lbfgs"}),
 ])
 def test_bad_params_raise(name, params):
@@ -141,28 +141,30 @@ def test_autorec_gradient_matches_autograd():
 
 
 def test_autorec_early_stopping_picks_the_iteration_on_validation(tiny_split):
-    params = {**FAST["i-autorec"], "lam": 0.01, "max_iter": 200, "validation_fraction": 0.2,
+    params = {**FAST["i-autorec"], "reg": 0.01, "n_epochs": 200, "validation_fraction": 0.2,
               "curve_every": 5, "patience": 2}
     kept = create_model("i-autorec", seed=1, **params, refit=False).fit(tiny_split)
     report = kept.report()
-    curve = report["validation_curve"]
+    curve = report["curve"]
     best = min(curve, key=lambda point: point["validation_rmse"])
-    assert report["selected_iteration"] == best["iteration"]
+    assert report["selected_epoch"] == best["epoch"]
+    assert report["selected_by"] == "validation, restore"
     # stopped once `patience` scores in a row failed to improve on the best
-    assert curve[-1]["iteration"] == best["iteration"] + 2 * 5 < 200
+    assert curve[-1]["epoch"] == best["epoch"] + 2 * 5 < 200
     carved = tiny_split.with_validation(0.2, seed=1)
     from recsys_lib.metrics import rmse
     held_out = rmse(carved.test.ratings, kept.predict(carved.test.users, carved.test.items),
                     tiny_split.rating_scale)
     assert held_out == pytest.approx(best["validation_rmse"])  # the best parameters were kept
     refit = create_model("i-autorec", seed=1, **params).fit(tiny_split).report()
-    assert refit["lbfgs"]["iterations"] == best["iteration"]  # retrained on all training ratings
+    assert refit["lbfgs"]["iterations"] == best["epoch"]  # retrained on all training ratings
+    assert refit["selected_by"] == "validation, refit"
 
 
 def test_autorec_weight_decay_defaults_per_dataset(tiny_split):
-    model = create_model("i-autorec", hidden=4, max_iter=5)
-    assert model.get_params()["lam"] is None
-    assert model.fit(tiny_split).report()["lam_used"] == model.LAMBDAS["*"]
-    explicit = create_model("i-autorec", hidden=4, max_iter=5, lam=7.0).fit(tiny_split)
-    assert explicit.report()["lam_used"] == 7.0
-    assert create_model("u-autorec").LAMBDAS["ml-1m"] > 0
+    model = create_model("i-autorec", n_hidden=4, n_epochs=5)
+    assert model.get_params()["reg"] is None
+    assert model.fit(tiny_split).report()["resolved_params"] == {"reg": model.DEFAULT_REG["*"]}
+    explicit = create_model("i-autorec", n_hidden=4, n_epochs=5, reg=7.0).fit(tiny_split)
+    assert explicit.report()["resolved_params"] == {"reg": 7.0}
+    assert create_model("u-autorec").DEFAULT_REG["ml-1m"] > 0

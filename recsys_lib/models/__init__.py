@@ -1,4 +1,5 @@
-"""Model registry. Every module of this package registers its models on import.
+"""Model registry. Every module of this package registers its models on import, one model
+family per module; each model names the chapter that teaches it (``cls.chapter``).
 
 Use :func:`create_model` with a registered name, or import a model class directly.
 """
@@ -34,21 +35,23 @@ def get_model_class(name: str) -> type[RatingModel]:
 
 
 def create_model(name: str, **params) -> RatingModel:
-    """An unfitted model called ``name`` with the given hyperparameters."""
+    """An unfitted model called ``name`` with the given hyperparameters (checked; a bad one
+    raises InvalidParameterError naming it)."""
     cls = get_model_class(name)
-    try:
-        return cls(**params)
-    except (TypeError, ValueError) as exc:  # unknown keyword, or a value the model rejects
-        raise InvalidParameterError(f"bad parameters for model {name!r}: {exc}") from None
+    unknown = sorted(set(params) - set(cls.param_names()))
+    if unknown and "options" not in cls.param_names():
+        raise InvalidParameterError(
+            f"{name} has no parameter {unknown[0]!r}; its parameters are "
+            f"{', '.join(cls.param_names())}")
+    return cls(**params)
 
 
 def available_models() -> list[str]:
     return sorted(MODELS)
 
 
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
+for _module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+    importlib.import_module(_module.name)
 
 __all__ = ["MODELS", "RatingModel", "available_models", "create_model", "get_model_class",
            "register"]

@@ -1,4 +1,4 @@
-"""The interface every rating model implements."""
+"""The interface every rating model implements, and its parameter handling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import InvalidParameterError
+from ..params import Param, check_params
 from ..splits import Split
 from ..validation import check_indices  # noqa: F401  (models import it from here)
 
@@ -15,13 +15,19 @@ from ..validation import check_indices  # noqa: F401  (models import it from her
 class RatingModel:
     """A model that learns from ``split.train`` and predicts ratings for index pairs.
 
-    Subclasses take their hyperparameters as keyword arguments of ``__init__`` and store each
-    under the same attribute name, so :meth:`get_params` can report them. ``fit`` must use only
-    ``split.train`` to learn (models may *report* per-epoch test curves from ``split.test``,
-    never choose anything with them unless a protocol says so and the report says it).
+    Conventions (scikit-learn's): the constructor takes the hyperparameters as keyword
+    arguments, checks them against :attr:`PARAMS` and stores each as given under its own name
+    (:meth:`_init`); :meth:`set_params` runs the same checks; fitted state ends in ``_``.
+    ``fit`` learns from ``split.train`` only; the test part may be *reported* (curves), never
+    used to choose anything unless a protocol says so and the report names it
+    (:mod:`recsys_lib.glossary`).
     """
 
     name: ClassVar[str] = ""
+    #: the chapter that teaches the model (a file of ``notebooks/`` without ``.md``)
+    chapter: ClassVar[str] = ""
+    #: every constructor argument's type and range (:mod:`recsys_lib.params`)
+    PARAMS: ClassVar[dict[str, Param]] = {}
     #: How the model predicts for a user or item with no training rating (shown in the docs).
     unseen_fallback: ClassVar[str] = ""
 
@@ -36,26 +42,38 @@ class RatingModel:
         raise NotImplementedError
 
     def report(self) -> dict:
-        """Extra facts for the JSON summary (training curves, selected epoch, ...)."""
+        """Extra facts for the JSON summary, under the keys of :mod:`recsys_lib.glossary`."""
         return {}
 
-    def _keep_params(self, values: dict) -> None:
-        """Store each constructor argument found in ``values`` (the ``locals()`` of a subclass
-        ``__init__``) under its own name, as :meth:`get_params` expects."""
-        for name in inspect.signature(type(self).__init__).parameters:
-            if name != "self" and name in values:
-                setattr(self, name, values[name])
+    # --- parameters ----------------------------------------------------------------------
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The constructor's keyword arguments, in order."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def _init(self, values: dict) -> None:
+        """Check and store every constructor argument found in ``values`` (the ``locals()``
+        of a subclass ``__init__``)."""
+        params = {name: values[name] for name in self.param_names() if name in values}
+        self._check(params)
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    def _check(self, params: dict) -> None:
+        check_params(self.name or type(self).__name__, self.PARAMS, params)
+        self._check_together(params)
+
+    def _check_together(self, params: dict) -> None:
+        """Hook: rules that involve several parameters (each is already checked alone)."""
 
     def get_params(self) -> dict:
         """The constructor's keyword arguments and their current values."""
-        signature = inspect.signature(type(self).__init__)
-        return {name: getattr(self, name) for name in signature.parameters
-                if name != "self" and hasattr(self, name)}
+        return {name: getattr(self, name) for name in self.param_names() if hasattr(self, name)}
 
-
-def check_positive_int(**values) -> None:
-    """Raise InvalidParameterError naming the first value that is not an integer >= 1
-    (booleans are refused too, although Python counts them as integers)."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+    def set_params(self, **params) -> RatingModel:
+        """Change hyperparameters, with the constructor's checks; returns the model."""
+        self._check({**self.get_params(), **params})
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self

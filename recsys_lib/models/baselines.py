@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import COMMON, Int, Real
 from ..splits import Split
 from . import register
 from .base import RatingModel, check_indices
@@ -15,8 +16,11 @@ class GlobalMean(RatingModel):
 
     unseen_fallback = "the global mean, like every other pair"
 
+    chapter = "03_svd_baselines"
+    PARAMS = COMMON
+
     def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
+        self._init(locals())
 
     def fit(self, split: Split) -> GlobalMean:
         self.shape_ = (split.n_users, split.n_items)
@@ -58,9 +62,12 @@ class Baseline(RatingModel):
     unseen_fallback = "the bias of an unseen user or item is 0, so the prediction falls back " \
                       "to mu + b_i, mu + b_u or mu"
 
+    chapter = "03_svd_baselines"
+    PARAMS = {**COMMON, "n_epochs": Int(), "reg_user": Real(), "reg_item": Real()}
+
     def __init__(self, n_epochs: int = 10, reg_user: float = 15.0, reg_item: float = 10.0,
                  seed: int = 0) -> None:
-        self._keep_params(locals())
+        self._init(locals())
 
     def fit(self, split: Split) -> Baseline:
         self.mu_, self.b_user_, self.b_item_ = fit_baseline_als(

@@ -16,17 +16,106 @@ solves (all items' (2k+1)-dimensional systems as one batched Cholesky factorisat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
+from ..params import TORCH, Int, Positive, Real
 from ..splits import Split
+from ..torch_utils import check_finite, pick_device, predict_in_chunks
 from . import register
-from ._factorisation import (NeighbourFeatures, as_index_tensors, baseline_tensors,
-                             check_finite, check_non_negative, check_positive,
-                             chunked_gram, chunks, group_sum, neighbour_features,
-                             observed, pick_device, residual_matrix,
-                             shrunk_pearson, top_neighbours)
-from .base import RatingModel, check_indices, check_positive_int
+from ._als import Observed, baseline_tensors, observed
+from .base import RatingModel, check_indices
+
+# --------------------------------------------------------------------------------------------
+# Similarities, neighbours and the per-rating neighbourhood features
+
+
+def residual_matrix(data: Observed, mu: float, b_user: torch.Tensor, b_item: torch.Tensor
+                    ) -> torch.Tensor:
+    """Dense (n_users, n_items) baseline residuals r_uj - b_uj, zero where unrated."""
+    residuals = torch.zeros(data.n_users, data.n_items, device=data.device)
+    residuals[data.users, data.items] = (data.ratings - mu - b_user[data.users]
+                                         - b_item[data.items])
+    return residuals
+
+
+def shrunk_pearson(residuals: torch.Tensor, mask: torch.Tensor, shrinkage: float
+                   ) -> torch.Tensor:
+    """Item-item Pearson correlation of baseline residuals over common raters, shrunk.
+
+    s_ij = n_ij / (n_ij + shrinkage) * sum_u e_ui e_uj / sqrt(sum_u e_ui^2 * sum_u e_uj^2),
+    every sum over the n_ij users who rated both i and j (Koren 2010, eq. 11, on residuals of
+    the baseline). Computed in float64 with three dense products; the diagonal is set to 0 so
+    an item is never its own neighbour. Pairs without a common rater get 0.
+    """
+    e = residuals.double()
+    m = mask.double()
+    products = e.T @ e                        # sum_u e_ui e_uj over common raters
+    squares = (e * e).T @ m                   # [i, j]: sum of e_ui^2 over users who rated j too
+    common = m.T @ m                          # n_ij
+    denominator = torch.sqrt(squares * squares.T)
+    rho = torch.where(denominator > 0, products / denominator.clamp(min=1e-300),
+                      torch.zeros_like(products))
+    similarity = common / (common + shrinkage) * rho
+    similarity.fill_diagonal_(0.0)
+    return similarity.float()
+
+
+def top_neighbours(similarity: torch.Tensor, k: int) -> torch.Tensor:
+    """(n_items, k) indices of each item's k most similar items (ties broken by index)."""
+    k = min(k, similarity.shape[0] - 1)
+    # a tiny index-dependent offset makes torch.topk's choice among equal similarities stable
+    order = torch.arange(similarity.shape[1], device=similarity.device, dtype=torch.float64)
+    keyed = similarity.double() - order * 1e-12
+    keyed.fill_diagonal_(-np.inf)
+    return torch.topk(keyed, k, dim=1).indices
+
+
+@dataclass
+class NeighbourFeatures:
+    """For pairs (u, i): the terms of Koren's global neighbourhood model over S^k(i).
+
+    ``explicit[n, m] = |R^k(i;u)|^-1/2 (r_uj - b_uj)`` and ``implicit[n, m] = |N^k(i;u)|^-1/2``
+    for the m-th neighbour j of item i when u rated j in training, and 0 otherwise
+    (R(u) = N(u) here: the implicit feedback is which items the user rated).
+    """
+
+    explicit: torch.Tensor  # (n, k)
+    implicit: torch.Tensor  # (n, k)
+
+
+def neighbour_features(users: torch.Tensor, items: torch.Tensor, neighbours: torch.Tensor,
+                       residuals: torch.Tensor, mask: torch.Tensor) -> NeighbourFeatures:
+    """Gather the neighbourhood terms of pairs (users, items) from dense train matrices."""
+    columns = neighbours[items]                               # (n, k)
+    rated = mask[users[:, None], columns]                     # 1 where j in R^k(i;u)
+    values = residuals[users[:, None], columns]               # r_uj - b_uj or 0
+    count = rated.sum(1, keepdim=True)
+    norm = torch.where(count > 0, count.clamp(min=1).rsqrt(), torch.zeros_like(count))
+    return NeighbourFeatures(values * norm, rated * norm)
+
+
+def chunked_gram(groups: torch.Tensor, features: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Per-group Gram matrices (n_groups, d, d) of feature rows, accumulated in chunks."""
+    d = features.shape[1]
+    chunk = max(1, 2 ** 24 // (d * d))  # at most 16M floats of outer products at a time
+    gram = torch.zeros(n_groups, d, d, device=features.device)
+    for start in range(0, features.shape[0], chunk):
+        block = features[start:start + chunk]
+        gram.index_add_(0, groups[start:start + chunk], block[:, :, None] * block[:, None, :])
+    return gram
+
+
+def group_sum(groups: torch.Tensor, values: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Sum the rows of ``values`` (n, ...) into ``n_groups`` bins given by ``groups``."""
+    out = torch.zeros((n_groups, *values.shape[1:]), device=values.device, dtype=values.dtype)
+    return out.index_add_(0, groups, values)
+
+
+# --------------------------------------------------------------------------------------------
+# The models
 
 
 @register("knn-pearson")
@@ -38,11 +127,12 @@ class KNNPearson(RatingModel):
                        "it is mu + b_u; the same baseline is used when no neighbour has a "
                        "positive similarity")
 
+    chapter = "04_neighbourhood"
+    PARAMS = {**TORCH, "k": Int(), "shrinkage": Real(), "min_k": Int()}
+
     def __init__(self, k: int = 40, shrinkage: float = 100.0, min_k: int = 1, seed: int = 0,
                  device: str | None = None) -> None:
-        check_positive_int(k=k, min_k=min_k)
-        check_non_negative(shrinkage=shrinkage)
-        self._keep_params(locals())
+        self._init(locals())
 
     def fit(self, split: Split) -> KNNPearson:
         self.device_ = pick_device(self.device)
@@ -71,12 +161,8 @@ class KNNPearson(RatingModel):
 
     def predict(self, users, items) -> np.ndarray:
         users, items = check_indices(self.shape_, users, items)
-        out = []
-        with torch.no_grad():
-            for part in chunks(len(users), 2048):
-                u, i = as_index_tensors(users[part], items[part], self.device_)
-                out.append(self._predict_tensors(u, i).cpu())
-        return torch.cat(out).double().numpy() if out else np.zeros(0)
+        # (chunk, n_items) similarity rows per batch: smaller batches bound the memory
+        return predict_in_chunks(self._predict_tensors, users, items, self.device_, 2048)
 
 
 class NeighbourBlock:
@@ -157,13 +243,14 @@ class GlobalNeighborhood(RatingModel):
                        "prediction is mu + b_i; an unseen item has b_i = 0 and no learned "
                        "weights (its ridge solution is 0), giving mu + b_u; both unseen gives mu")
 
+    chapter = "04_neighbourhood"
+    PARAMS = {**TORCH, "k": Int(), "shrinkage": Real(), "n_epochs": Int(),
+              "reg_bias": Positive(), "reg_weights": Positive()}
+
     def __init__(self, k: int = 50, shrinkage: float = 100.0, n_epochs: int = 6,
                  reg_bias: float = 0.02, reg_weights: float = 10.0, seed: int = 0,
                  device: str | None = None) -> None:
-        check_positive_int(k=k, n_epochs=n_epochs)
-        check_non_negative(shrinkage=shrinkage)
-        check_positive(reg_bias=reg_bias, reg_weights=reg_weights)
-        self._keep_params(locals())
+        self._init(locals())
 
     def fit(self, split: Split) -> GlobalNeighborhood:
         self.device_ = pick_device(self.device)
@@ -191,12 +278,9 @@ class GlobalNeighborhood(RatingModel):
 
     def predict(self, users, items) -> np.ndarray:
         users, items = check_indices(self.shape_, users, items)
-        out = []
-        with torch.no_grad():
-            for part in chunks(len(users), 16384):
-                u, i = as_index_tensors(users[part], items[part], self.device_)
-                out.append((self.mu_ + self.b_user_[u] + self.block_.term(u, i)).cpu())
-        return torch.cat(out).double().numpy() if out else np.zeros(0)
+        return predict_in_chunks(
+            lambda u, i: self.mu_ + self.b_user_[u] + self.block_.term(u, i),
+            users, items, self.device_)
 
     def report(self) -> dict:
         return {"train_curve": self.train_curve_}

@@ -1,6 +1,6 @@
 """GLocal-K (Han, Lim, Hwang, Choi and Poon, CIKM 2021): global and local kernels.
 
-1. Pre-training: the kernelised autoencoder of :mod:`.kernel_layers` (the *local* kernels) on
+1. Pre-training: the kernelised autoencoder of :mod:`.layers` (the *local* kernels) on
    the item x user training matrix ``R``.
 2. Global kernel: average-pool the autoencoder's reconstruction of ``R`` over users (one value
    ``a_i`` per item) and mix a trainable bank of ``n_items`` flattened ``s x s`` kernels ``K``
@@ -13,45 +13,56 @@
 
 from __future__ import annotations
 
-from . import register
-from ._factorisation import to_csr
-from .base import check_positive_int
-from .kernel_layers import (KernelAutoencoder, KernelModelBase, conv_same,
-                            shifted_stack)
+import torch
+
+from ...errors import InvalidParameterError
+from ...params import Int, Real
+from ...torch_utils import to_csr
+from .. import register
+from .base import KERNEL_PARAMS, KernelModelBase
+from .layers import KernelAutoencoder, conv_same, shifted_stack
 
 
 @register("glocal-k")
 class GlocalK(KernelModelBase):
     """GLocal-K: kernelised autoencoder pre-trained, then fine-tuned on a global-kernel convolution."""
 
+    chapter = "09_glocal_k"
+    PARAMS = {**KERNEL_PARAMS, "n_pretrain_epochs": Int(0, none=True),
+              "n_finetune_epochs": Int(none=True), "n_pretrain_iterations": Int(none=True),
+              "n_finetune_iterations": Int(none=True), "dot_scale": Real(none=True),
+              "kernel_size": Int(), "conv_layers": Int()}
     # MODELS.md, from the authors' code: per-dataset regularisation and schedules.
     DEFAULTS = {
-        "ml-100k": {"lambda_2": 20.0, "lambda_s": 0.006, "pretrain_iterations": 5,
-                    "finetune_iterations": 5, "pretrain_epochs": 30, "finetune_epochs": 60,
+        "ml-100k": {"reg": 20.0, "reg_kernel": 0.006, "n_pretrain_iterations": 5,
+                    "n_finetune_iterations": 5, "n_pretrain_epochs": 30, "n_finetune_epochs": 60,
                     "dot_scale": 1.0},
-        "ml-1m": {"lambda_2": 70.0, "lambda_s": 0.018, "pretrain_iterations": 50,
-                  "finetune_iterations": 10, "pretrain_epochs": 20, "finetune_epochs": 30,
+        "ml-1m": {"reg": 70.0, "reg_kernel": 0.018, "n_pretrain_iterations": 50,
+                  "n_finetune_iterations": 10, "n_pretrain_epochs": 20, "n_finetune_epochs": 30,
                   "dot_scale": 0.5},
-        "douban": {"lambda_2": 10.0, "lambda_s": 0.022, "pretrain_iterations": 5,
-                   "finetune_iterations": 5, "pretrain_epochs": 20, "finetune_epochs": 60,
+        "douban": {"reg": 10.0, "reg_kernel": 0.022, "n_pretrain_iterations": 5,
+                   "n_finetune_iterations": 5, "n_pretrain_epochs": 20, "n_finetune_epochs": 60,
                    "dot_scale": 2.0},
     }
     DEFAULTS["*"] = DEFAULTS["ml-100k"]
 
-    def __init__(self, lambda_2: float | None = None, lambda_s: float | None = None,
-                 pretrain_epochs: int | None = None, finetune_epochs: int | None = None,
-                 pretrain_iterations: int | None = None, finetune_iterations: int | None = None,
+    def __init__(self, reg: float | None = None, reg_kernel: float | None = None,
+                 n_pretrain_epochs: int | None = None, n_finetune_epochs: int | None = None,
+                 n_pretrain_iterations: int | None = None,
+                 n_finetune_iterations: int | None = None,
                  dot_scale: float | None = None, kernel_size: int = 3, conv_layers: int = 1,
                  n_hidden: int = 500, n_layers: int = 2, n_dim: int = 5,
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
-                 loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
+                 loss: str = "half_sse", detach_reg: bool = False, lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
-        self._store_params(locals())
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be an odd positive integer, got {kernel_size!r}")
-        check_positive_int(conv_layers=conv_layers)
+        self._init(locals())
+
+    def _check_together(self, params: dict) -> None:
+        if params["kernel_size"] % 2 == 0:
+            raise InvalidParameterError("kernel_size must be an odd positive integer, got "
+                                        f"{params['kernel_size']!r}")
 
     # --- the global kernel ------------------------------------------------------------------
 
@@ -79,8 +90,6 @@ class GlocalK(KernelModelBase):
     MAX_STACK_ELEMENTS = 100_000_000
 
     def _conv_input(self, gk):
-        import torch
-
         stack = getattr(self, "stack_", None)
         if stack is not None:
             x = torch.relu((gk.reshape(1, -1) @ stack).view(self.R_.shape))
@@ -99,20 +108,14 @@ class GlocalK(KernelModelBase):
         convolved input."""
         hp = self.hp_
         ae, _ = self._split_params(flat)
-        layers, reg = self.net_.weights(ae, hp["lambda_2"], hp["lambda_s"], self.detach_reg)
+        layers, reg = self.net_.weights(ae, hp["reg"], hp["reg_kernel"], self.detach_reg)
         x = self._conv_input(self.global_kernel(flat, layers if self.fused else None))
         return self.net_.apply(layers, x), reg
 
     # --- training ---------------------------------------------------------------------------
 
     def _train(self) -> None:
-        import torch
-
         hp = self.hp_
-        if hp["finetune_epochs"] < 1:
-            raise ValueError("glocal-k needs finetune_epochs >= 1")
-        if hp["pretrain_iterations"] < 1 or hp["finetune_iterations"] < 1:
-            raise ValueError("glocal-k needs pretrain_iterations and finetune_iterations >= 1")
         n_items, n_users = self.R_.shape
         self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
         ae = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
@@ -124,17 +127,17 @@ class GlocalK(KernelModelBase):
             self.stack_ = shifted_stack(self.R_, self.kernel_size)
 
         def pre_forward(x):
-            return self.net_.forward(x, self.R_sparse_, hp["lambda_2"], hp["lambda_s"],
+            return self.net_.forward(x, self.R_sparse_, hp["reg"], hp["reg_kernel"],
                                      self.detach_reg)
 
         self.stage_ = "pretrain"
         fun = self._objective(pre_forward)
         adam_state: dict = {}
         self.pretrain_curve_ = []
-        for epoch in range(hp["pretrain_epochs"]):
-            ae, _ = self._epoch(fun, ae, hp["pretrain_iterations"], adam_state)
-            scores = self._score_epoch("pretrain", epoch, self._pred_at(ae), False, ae)
-            self.pretrain_curve_.append(round(scores["test"], 5))
+        for epoch in range(hp["n_pretrain_epochs"]):
+            ae, _ = self._epoch(fun, ae, hp["n_pretrain_iterations"], adam_state)
+            rounded, _ = self._score_epoch("pretrain", epoch, self._pred_at(ae), ae)
+            self.pretrain_curve_.append(rounded)
 
         bank = torch.empty(n_items * self.kernel_size ** 2, dtype=self.torch_dtype_,
                            device=self.device_)
@@ -143,14 +146,12 @@ class GlocalK(KernelModelBase):
         self.stage_ = "finetune"
         fun = self._objective(self._finetune_forward)
         adam_state = {}
-        for epoch in range(hp["finetune_epochs"]):
-            flat, _ = self._epoch(fun, flat, hp["finetune_iterations"], adam_state)
-            self._score_epoch("finetune", epoch, self._pred_at(flat), True, flat)
+        for epoch in range(hp["n_finetune_epochs"]):
+            flat, _ = self._epoch(fun, flat, hp["n_finetune_iterations"], adam_state)
+            self._record_epoch(epoch, flat)
         self.params_ = flat
 
     def _predict_matrix(self, flat):
-        import torch
-
         with torch.no_grad():
             if self.stage_ == "pretrain":
                 pred, _ = self.net_.forward(flat, self.R_sparse_, 0.0, 0.0)
@@ -159,14 +160,12 @@ class GlocalK(KernelModelBase):
         return pred
 
     def _after_fit(self) -> None:
-        import torch
-
         with torch.no_grad():
             self.global_kernel_ = self.global_kernel(self.params_).cpu().numpy()
         del self.R_sparse_, self.stack_
 
     def report(self) -> dict:
         out = super().report()
-        out["pretrain_test_curve"] = self.pretrain_curve_
+        out["pretrain_curve"] = self.pretrain_curve_
         out["global_kernel"] = [[round(float(x), 5) for x in row] for row in self.global_kernel_]
         return out

@@ -1,6 +1,6 @@
 """Sparse FC (kernelNet; Muller, Popa, Winther and Hansen, ICML 2018).
 
-The item-based kernelised autoencoder of :mod:`.kernel_layers` trained on its own with
+The item-based kernelised autoencoder of :mod:`.layers` trained on its own with
 full-batch L-BFGS: each row of the item x user training matrix is one sample, every layer's
 effective weight is ``W * k(u_i, v_j)`` with a finite-support kernel, so the network learns
 which connections to keep.
@@ -8,55 +8,60 @@ which connections to keep.
 
 from __future__ import annotations
 
-from . import register
-from ._factorisation import to_csr
-from .kernel_layers import KernelAutoencoder, KernelModelBase
+import torch
+
+from ...params import Int
+from ...torch_utils import to_csr
+from .. import register
+from .base import KERNEL_PARAMS, KernelModelBase
+from .layers import KernelAutoencoder
 
 
 @register("sparse-fc")
 class SparseFC(KernelModelBase):
     """Sparse FC / kernelNet: the kernelised autoencoder, full-batch L-BFGS restarted per epoch."""
 
+    chapter = "08_sparse_fc"
+    PARAMS = {**KERNEL_PARAMS, "n_epochs": Int(none=True), "n_iterations": Int(none=True)}
     # ML-1M: the kernelNet code (lambda_2 60, lambda_s 0.013, 20 runs of 50 iterations).
     # ML-100K and Douban: GLocal-K's pre-training regularisation for those datasets, trained
     # for 40 epochs of 10 iterations (checked with the validated protocol, see chapter 8).
     DEFAULTS = {
-        "ml-1m": {"lambda_2": 60.0, "lambda_s": 0.013, "epochs": 20, "iterations": 50},
-        "douban": {"lambda_2": 10.0, "lambda_s": 0.022, "epochs": 40, "iterations": 10},
-        "ml-100k": {"lambda_2": 20.0, "lambda_s": 0.006, "epochs": 40, "iterations": 10},
-        "*": {"lambda_2": 20.0, "lambda_s": 0.006, "epochs": 40, "iterations": 10},
+        "ml-1m": {"reg": 60.0, "reg_kernel": 0.013, "n_epochs": 20, "n_iterations": 50},
+        "douban": {"reg": 10.0, "reg_kernel": 0.022, "n_epochs": 40, "n_iterations": 10},
+        "ml-100k": {"reg": 20.0, "reg_kernel": 0.006, "n_epochs": 40, "n_iterations": 10},
+        "*": {"reg": 20.0, "reg_kernel": 0.006, "n_epochs": 40, "n_iterations": 10},
     }
 
-    def __init__(self, lambda_2: float | None = None, lambda_s: float | None = None,
-                 epochs: int | None = None, iterations: int | None = None,
+    def __init__(self, reg: float | None = None, reg_kernel: float | None = None,
+                 n_epochs: int | None = None, n_iterations: int | None = None,
                  n_hidden: int = 500, n_layers: int = 2, n_dim: int = 5,
                  optimizer: str = "torch", history: int = 10, protocol: str = "paper",
                  validation_fraction: float = 0.1, train_ratio: float = 1.0,
-                 loss: str = "half_sse", detach_reg: bool = False, adam_lr: float = 1e-3,
+                 loss: str = "half_sse", detach_reg: bool = False, lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
-        self._store_params(locals())
+        self._init(locals())
 
     def _train(self) -> None:
         hp = self.hp_
-        if hp["epochs"] < 1 or hp["iterations"] < 1:
-            raise ValueError("sparse-fc needs epochs >= 1 and iterations >= 1")
         n_items, n_users = self.R_.shape
         self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
         flat = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
-        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_  # mostly empty: sparse first-layer products
+        # R is mostly empty: its first-layer products run as sparse (CSR) products
+        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_
 
         def forward(x):
-            return self.net_.forward(x, self.R_sparse_, hp["lambda_2"], hp["lambda_s"],
+            return self.net_.forward(x, self.R_sparse_, hp["reg"], hp["reg_kernel"],
                                      self.detach_reg)
 
         fun = self._objective(forward)
         adam_state: dict = {}
         self.nonzero_, self.kernel_mean_ = [], []
-        for epoch in range(hp["epochs"]):
-            flat, _ = self._epoch(fun, flat, hp["iterations"], adam_state)
-            self._score_epoch("train", epoch, self._pred_at(flat), True, flat)
+        for epoch in range(hp["n_epochs"]):
+            flat, _ = self._epoch(fun, flat, hp["n_iterations"], adam_state)
+            self._record_epoch(epoch, flat)
             nonzero, mean = self._kernel_stats(flat)
             self.nonzero_.append(nonzero)
             self.kernel_mean_.append(mean)
@@ -65,16 +70,12 @@ class SparseFC(KernelModelBase):
     def _kernel_stats(self, flat) -> tuple[list[float], list[float]]:
         """Per layer: the fraction of nonzero effective weights (kernel > 0) and the mean kernel
         value (how much the kernel has shrunk the connections on average)."""
-        import torch
-
         with torch.no_grad():
             kernels = self.net_.kernels(flat)
             return ([round(float((k > 0).double().mean()), 5) for k in kernels],
                     [round(float(k.double().mean()), 5) for k in kernels])
 
     def _predict_matrix(self, flat):
-        import torch
-
         with torch.no_grad():
             pred, _ = self.net_.forward(flat, self.R_sparse_, 0.0, 0.0)
         return pred

@@ -1,0 +1,112 @@
+"""The glossary: every hyperparameter name and every report key, written down once.
+
+Models take their hyperparameters under the names of :data:`HYPERPARAMETERS` (a model may add
+a qualifier: ``reg_bias`` is the ``reg`` of the biases, ``n_pretrain_epochs`` the ``n_epochs``
+of a pre-training stage). The summary that ``python -m recsys_lib train`` prints, and each line
+of a record file, uses only the keys of :data:`SUMMARY_KEYS`, :data:`REPORT_KEYS` and
+:data:`RECORD_KEYS`; :func:`recsys_lib.records.collect_records` turns them into columns of the
+same names. The book's chapter 2 explains the protocol words used here.
+
+One rule above all: ``rmse`` is the test RMSE of the model that training returns, chosen
+without the test set. A figure that looked at the test set to choose (the best epoch of a test
+curve, as some papers report) is named ``paper_best_test_rmse`` and is never ``rmse``.
+"""
+
+from __future__ import annotations
+
+#: shared hyperparameter names (the parameters of each model are in its ``PARAMS``)
+HYPERPARAMETERS = {
+    "seed": "seed of every random generator the fit uses (0 to 2**32 - 1)",
+    "device": "torch device, 'cpu', 'cuda', 'cuda:N' or 'mps'; None picks CUDA when present",
+    "n_factors": "width of a factor model: the number of latent factors (the SVD's rank)",
+    "n_hidden": "width of an autoencoder: units of the hidden layer (a list: one per layer)",
+    "n_layers": "number of hidden layers",
+    "n_dim": "dimension of the kernel models' unit embeddings u_i, v_j",
+    "n_epochs": "training length: passes over the training ratings (ALS sweeps, minibatch "
+                "epochs; for full-batch L-BFGS, iterations); the upper bound when the length "
+                "is chosen on a validation slice. A stage may qualify it: n_pretrain_epochs",
+    "n_iterations": "optimiser iterations within one epoch (full-batch L-BFGS restarted every "
+                    "epoch); a stage may qualify it: n_finetune_iterations",
+    "lr": "learning rate of a gradient optimiser",
+    "reg": "L2 regularisation strength (for AdamW models the decoupled weight decay); a "
+           "qualifier names what it penalises: reg_user, reg_item, reg_bias, reg_factors, "
+           "reg_implicit, reg_weights, reg_kernel",
+    "batch_size": "ratings (or rows) per minibatch",
+    "patience": "validation scores without improvement before early stopping ends a run",
+    "validation_fraction": "share of the training ratings carved off (seeded) as the "
+                           "validation slice that chooses the training length",
+    "refit": "after choosing the training length, train again on all training ratings",
+    "init_std": "standard deviation of the normal initialisation of factors",
+    "dtype": "floating-point type of the parameters, 'float32' or 'float64'",
+}
+
+#: keys every summary of :func:`recsys_lib.training.run` holds
+SUMMARY_KEYS = {
+    "model": "registered model name",
+    "dataset": "registered dataset name",
+    "split": "split name",
+    "seed": "the run's seed",
+    "n_users": "users in the split's index space",
+    "n_items": "items in the split's index space",
+    "n_train": "training ratings",
+    "n_test": "test ratings",
+    "n_test_unseen": "test ratings whose user or item has no training rating",
+    "rmse": "test RMSE (clipped) of the model that training returns; never chosen on the "
+            "test set",
+    "mae": "test MAE (clipped) of the same model",
+    "precision@10": "precision at 10 over each user's test items (chapter 2)",
+    "recall@10": "recall at 10 over each user's test items",
+    "ndcg@10": "NDCG at 10 over each user's test items",
+    "ranked_users": "users with a relevant test item, over whom the three above average",
+    "unranked_users": "test users left out of the ranking metrics (no relevant test item)",
+    "train_users": "users with at least one training rating",
+    "train_items": "items with at least one training rating",
+    "fit_seconds": "wall-clock seconds of fit",
+    "predict_seconds": "wall-clock seconds to predict the test part",
+    "params": "the model's hyperparameters as given (None: a per-dataset default)",
+}
+
+#: keys a model's ``report()`` may add
+REPORT_KEYS = {
+    "device": "the torch device the model ran on",
+    "resolved_params": "hyperparameters given as None, with the per-dataset values used",
+    "selected_by": "how the training length was set: 'validation, refit' (chosen on the "
+                   "validation slice, then trained again on all training ratings), "
+                   "'validation, restore' (the chosen epoch's parameters kept) or 'fixed' "
+                   "(n_epochs as given, nothing chosen)",
+    "selected_epoch": "the training length of the returned model, in epochs",
+    "validation_rmse": "RMSE on the validation slice at the selected epoch",
+    "curve": "per-epoch points of the run that chose the length (or the only run): 'epoch' "
+             "(from 1) and any of 'train_rmse', 'validation_rmse', 'test_rmse' (the test "
+             "RMSE is reported, never used to choose), 'test_rmse_other_fallback'",
+    "refit_curve": "per-epoch points of the refit on all training ratings",
+    "pretrain_curve": "per-epoch points of a pre-training stage",
+    "train_curve": "training RMSE after each epoch (for full-batch L-BFGS models, after each "
+                   "function evaluation, at most 50 of them)",
+    "paper_best_test_rmse": "PAPER PROTOCOL, not an honest figure: the lowest test RMSE over "
+                            "the epochs of the curve, chosen by looking at the test set",
+    "paper_best_test_epoch": "the epoch of paper_best_test_rmse",
+    "function_evaluations": "loss and gradient evaluations of the optimiser, in all",
+    "train_seconds": "seconds of the training loop alone (fit_seconds less the set-up)",
+    "lbfgs": "facts of the final scipy L-BFGS-B run: iterations, evaluations, final_loss, "
+             "message, optimise_seconds",
+    "selection_lbfgs": "the same facts for the run on the validation split",
+    "nonzero_fraction": "per layer and epoch, the share of connections the kernel keeps",
+    "kernel_mean": "per layer and epoch, the mean kernel value",
+    "global_kernel": "GLocal-K's learned global convolution kernel",
+    "singular_values": "the leading singular values of the filled matrix",
+}
+
+#: keys a record file adds to the summary (:mod:`recsys_lib.ledger`)
+RECORD_KEYS = {
+    "command": "the argument list after 'python -m recsys_lib' that made the run",
+    "recorded_on": "the date the run was recorded",
+    "machine": "CPU count, load average, Python and torch versions, threads, device",
+}
+
+ALL_KEYS = {**SUMMARY_KEYS, **REPORT_KEYS, **RECORD_KEYS}
+
+
+def unknown_keys(summary: dict) -> list[str]:
+    """The keys of ``summary`` (or a model's report) that the glossary does not define."""
+    return sorted(set(summary) - set(ALL_KEYS))

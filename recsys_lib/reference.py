@@ -1,0 +1,57 @@
+"""Reference facts written down once: the datasets' counts and the published figures.
+
+The chapters, the tests and the docs read these tables instead of repeating the numbers.
+"""
+
+from __future__ import annotations
+
+#: (users, items, ratings) of each dataset, as the data manifest records them (Douban is a
+#: 3,000 x 3,000 matrix in which one user has no rating)
+DATASET_COUNTS = {
+    "ml-100k": (943, 1_682, 100_000),
+    "ml-1m": (6_040, 3_706, 1_000_209),
+    "douban": (2_999, 3_000, 136_891),
+    "jester": (24_983, 100, 1_810_455),
+    "amazon-electronics": (47_141, 3_529, 50_698),
+}
+
+#: (n_train, n_test, n_users, n_items, n_test_unseen, train_users, train_items) of each split.
+#: Train/test sizes, index spaces and the u1 figures are those of the data manifest and the
+#: papers; the other unseen and coverage counts were recorded when chapter 1 was written.
+SPLIT_COUNTS = {
+    ("ml-100k", "u1"): (80_000, 20_000, 943, 1_682, 32, 943, 1_650),
+    ("ml-100k", "u2"): (80_000, 20_000, 943, 1_682, 36, 943, 1_648),
+    ("ml-100k", "u3"): (80_000, 20_000, 943, 1_682, 36, 943, 1_650),
+    ("ml-100k", "u4"): (80_000, 20_000, 943, 1_682, 27, 943, 1_660),
+    ("ml-100k", "u5"): (80_000, 20_000, 943, 1_682, 36, 943, 1_650),
+    ("ml-100k", "ua"): (90_570, 9_430, 943, 1_682, 2, 943, 1_680),
+    ("ml-100k", "ub"): (90_570, 9_430, 943, 1_682, 7, 943, 1_675),
+    ("ml-1m", "random-90-10"): (900_189, 100_020, 6_040, 3_706, 13, 6_040, 3_695),
+    ("douban", "monti"): (123_202, 13_689, 3_000, 3_000, 0, 2_999, 3_000),
+    ("jester", "random-90-10"): (1_629_410, 181_045, 24_983, 100, 0, 24_983, 100),
+    ("amazon-electronics", "random-90-10"): (45_629, 5_069, 47_141, 3_529, 4_576, 42_605,
+                                             3_397),
+}
+SPLIT_COUNT_COLUMNS = ("n_train", "n_test", "n_users", "n_items", "n_test_unseen",
+                       "train_users", "train_items")
+
+#: the papers' own test RMSEs: (model, dataset) -> (figure, source)
+PUBLISHED = {
+    ("glocal-k", "ml-100k"): (0.890, "Han et al., CIKM 2021, Table 1"),
+    ("glocal-k", "ml-1m"): (0.822, "Han et al., CIKM 2021, Table 1"),
+    ("glocal-k", "douban"): (0.721, "Han et al., CIKM 2021, Table 1"),
+    ("sparse-fc", "ml-100k"): (0.895, "Muller et al., ICML 2018; Han et al., CIKM 2021, Table 1"),
+    ("sparse-fc", "ml-1m"): (0.824, "Muller et al., ICML 2018"),
+    ("sparse-fc", "douban"): (0.730, "Han et al., CIKM 2021, Table 1"),
+    ("i-autorec", "ml-1m"): (0.831, "Sedhain et al., WWW 2015, Table 1"),
+    ("u-autorec", "ml-1m"): (0.874, "Sedhain et al., WWW 2015, Table 1"),
+    ("surprise-svd", "ml-100k"): (0.951, "measured on u1 with scikit-surprise 1.1.5"),
+    ("surprise-svdpp", "ml-100k"): (0.933, "measured on u1 with scikit-surprise 1.1.5"),
+    ("surprise-knnbaseline", "ml-100k"): (0.936, "measured on u1 with scikit-surprise 1.1.5"),
+    ("surprise-baseline", "ml-100k"): (0.960, "measured on u1 with scikit-surprise 1.1.5"),
+}
+
+
+def published(model: str, dataset: str) -> float:
+    """The published test RMSE of ``model`` on ``dataset`` (KeyError when there is none)."""
+    return PUBLISHED[(model, dataset)][0]

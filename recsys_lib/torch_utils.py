@@ -1,0 +1,128 @@
+"""Numerical helpers shared by the models: device and threads, the NaN check, sparse tensors,
+the one Glorot initialiser, the one scipy L-BFGS-B wrapper and chunked prediction."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .errors import TrainingDivergedError
+
+#: pairs scored per batch by :func:`predict_in_chunks` (bounded memory on any dataset)
+PREDICT_CHUNK = 65536
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``torch.device(device)``, or CUDA when available and CPU otherwise."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int):
+    """Run a block with torch limited to ``n_threads`` intra-op threads, then restore."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def check_finite(loss: float, where: str) -> float:
+    """Raise TrainingDivergedError when a loss is NaN or infinite; ``where`` names the step."""
+    if not np.isfinite(loss):
+        raise TrainingDivergedError(f"the training loss became {loss} at {where}; lower the "
+                                    "learning rate or raise the regularisation")
+    return loss
+
+
+@contextlib.contextmanager
+def quiet_sparse():
+    """Silence torch's notices about sparse tensors (CSR support "in beta", invariant checks).
+    The book treats warnings as errors, and the sparse operations used here, products with
+    dense matrices and their gradients, are tested."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        yield
+
+
+def to_csr(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as a sparse CSR tensor."""
+    with quiet_sparse():
+        return x.to_sparse_csr()
+
+
+def csr(pointers, columns, values, shape, check: bool = False) -> torch.Tensor:
+    """A CSR tensor from its parts (row pointers, column indices, values). CSR rather than
+    COO: its products with dense matrices are several times faster on CPU."""
+    with quiet_sparse():
+        return torch.sparse_csr_tensor(pointers, columns, values, shape,
+                                       check_invariants=check)
+
+
+def csr_layout(rows: np.ndarray, cols: np.ndarray, n_rows: int):
+    """``(order, pointers, columns)`` of the CSR matrix with entries at (rows, cols): the
+    permutation that sorts entries row by row, the row pointers (n_rows + 1,) and the column
+    index of each sorted entry, as int64 numpy arrays."""
+    order = np.lexsort((cols, rows))
+    pointers = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+    return order, pointers.astype(np.int64), cols[order].astype(np.int64)
+
+
+def glorot_limit(fan_in: int, fan_out: int) -> float:
+    """Half-width of Glorot's uniform initialisation, sqrt(6 / (fan_in + fan_out))."""
+    return math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def glorot_uniform_(tensor: torch.Tensor, fan_in: int, fan_out: int,
+                    generator: torch.Generator) -> torch.Tensor:
+    """Fill ``tensor`` in place from U(-l, l), l = :func:`glorot_limit`; returns it."""
+    limit = glorot_limit(fan_in, fan_out)
+    return tensor.uniform_(-limit, limit, generator=generator)
+
+
+def minimize_lbfgs_b(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
+                     max_iter: int, history: int = 10, where: str = "L-BFGS-B",
+                     callback=None, **options) -> tuple[np.ndarray, dict]:
+    """scipy's L-BFGS-B on ``fun(x) -> (loss, gradient)`` over a float64 vector, every loss
+    checked for NaN. ``options`` go to scipy (``maxfun``, ``ftol``, ``gtol``).
+
+    Returns ``(x, facts)`` with facts ``iterations``, ``evaluations``, ``final_loss`` and
+    ``message``.
+    """
+    from scipy.optimize import minimize
+
+    evaluations = 0
+
+    def checked(x):
+        nonlocal evaluations
+        evaluations += 1
+        loss, grad = fun(x)
+        check_finite(loss, f"{where} evaluation {evaluations}")
+        return loss, grad
+
+    result = minimize(checked, x0, jac=True, method="L-BFGS-B", callback=callback,
+                      options={"maxiter": max_iter, "maxcor": history, **options})
+    return result.x, {"iterations": int(result.nit), "evaluations": evaluations,
+                      "final_loss": float(result.fun), "message": str(result.message)}
+
+
+def predict_in_chunks(compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                      users: np.ndarray, items: np.ndarray, device,
+                      chunk: int = PREDICT_CHUNK) -> np.ndarray:
+    """``compute(user_tensor, item_tensor)`` over index arrays of shape (n,) in batches of
+    ``chunk`` pairs, without gradients; returns float64 predictions of shape (n,)."""
+    out = np.empty(len(users), dtype=np.float64)
+    with torch.no_grad():
+        for start in range(0, len(users), chunk):
+            u = torch.as_tensor(users[start:start + chunk], dtype=torch.int64, device=device)
+            i = torch.as_tensor(items[start:start + chunk], dtype=torch.int64, device=device)
+            out[start:start + len(u)] = compute(u, i).double().cpu().numpy()
+    return out

@@ -1,0 +1,113 @@
+"""The package's conventions hold for every registered model: glossary keys in every report,
+one parameter check per model (constructor, set_params and the command line alike), a chapter
+for every model, and the module layout the architecture promises."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys_lib import glossary
+from recsys_lib.errors import InvalidParameterError
+from recsys_lib.models import MODELS, create_model, get_model_class
+from recsys_lib.training import run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Settings small enough that each model trains on the tiny split in about a second.
+SMALL = {
+    "mf": {"n_factors": 4, "n_epochs": 5}, "biased-mf": {"n_factors": 4, "n_epochs": 5},
+    "i-autorec": {"n_hidden": 8, "n_epochs": 20}, "u-autorec": {"n_hidden": 8, "n_epochs": 20},
+    "deep-ae": {"n_hidden": [8], "n_epochs": 5, "batch_size": 8},
+    "sparse-fc": {"n_hidden": 8, "n_epochs": 2, "n_iterations": 3},
+    "glocal-k": {"n_hidden": 8, "n_pretrain_epochs": 1, "n_finetune_epochs": 2,
+                 "n_pretrain_iterations": 3, "n_finetune_iterations": 3},
+    "asymmetric-svd": {"n_factors": 4, "n_epochs": 10},
+}
+# Values every model must refuse for a parameter of each kind.
+BAD = {
+    "int": ["3", 1.5, True, math.nan, -1],
+    "real": ["0.1", True, math.nan, math.inf, -math.inf],
+    "bool": ["false", "true", 0, 1, None],
+    "choice": [1, "no-such-choice", None],
+    "sizes": [0, [], [4, 0], "8", [2.5]],
+    "device": ["gpu", 0, "cuda:x"],
+}
+
+
+def bad_values(param) -> list:
+    values = list(BAD[param.kind])
+    if param.kind in ("int", "real") and param.low is not None:
+        values.append(param.low - 1)  # below the range (zero or negative sizes)
+    if param.kind in ("int", "real") and param.high is not None:
+        values.append(param.high + 1)
+    if param.none:
+        values = [v for v in values if v is not None]
+    return values
+
+
+CASES = [(name, pname, value) for name, cls in sorted(MODELS.items())
+         for pname, param in cls.PARAMS.items() for value in bad_values(param)]
+
+
+@pytest.mark.parametrize("name,param,value", CASES,
+                         ids=[f"{n}-{p}-{v!r}" for n, p, v in CASES])
+def test_bad_values_are_refused_by_constructor_and_set_params(name, param, value):
+    with pytest.raises(InvalidParameterError, match=param):
+        create_model(name, **{param: value})
+    model = create_model(name)
+    before = model.get_params()
+    with pytest.raises(InvalidParameterError, match=param):
+        model.set_params(**{param: value})
+    assert model.get_params() == before  # nothing half-set
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_parameters_are_declared_stored_as_given_and_settable(name):
+    cls = get_model_class(name)
+    if "options" not in cls.param_names():  # Surprise wrappers pass options through
+        assert set(cls.param_names()) == set(cls.PARAMS), name
+    model = create_model(name)
+    assert set(model.get_params()) >= {"seed"}
+    model.set_params(seed=7)
+    assert model.get_params()["seed"] == 7
+    with pytest.raises(InvalidParameterError, match="no_such_parameter"):
+        create_model(name, no_such_parameter=1)
+    with pytest.raises(InvalidParameterError, match="no_such_parameter"):
+        model.set_params(no_such_parameter=1)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_reports_use_only_glossary_keys(name, tiny_split):
+    summary = run(name, "tiny", tiny_split, seed=0, params=SMALL.get(name, {}))
+    assert glossary.unknown_keys(summary) == [], name
+    assert np.isfinite(summary["rmse"])
+    if "selected_by" in summary:
+        assert summary["selected_by"] in ("validation, refit", "validation, restore", "fixed")
+        assert isinstance(summary["selected_epoch"], int) and summary["selected_epoch"] >= 1
+    for point in summary.get("curve", []):
+        assert isinstance(point, dict) and "epoch" in point, name
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_names_an_existing_chapter(name):
+    chapter = get_model_class(name).chapter
+    assert (ROOT / "notebooks" / f"{chapter}.md").exists(), (name, chapter)
+
+
+def test_one_family_per_file_and_no_module_over_400_lines():
+    package = ROOT / "recsys_lib"
+    for path in package.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 400, path
+    class_names = [cls.__name__ for cls in MODELS.values()]
+    assert len(class_names) == len(set(class_names))
+
+
+def test_set_params_with_a_valid_value_changes_the_fit(tiny_split):
+    model = create_model("baseline").set_params(n_epochs=1)
+    assert model.n_epochs == 1
+    model.fit(tiny_split)
+    assert model.predict(np.array([0]), np.array([0])).shape == (1,)
