@@ -261,8 +261,9 @@ def _cmd_train(args) -> None:
 def _cmd_rerun(args) -> None:
     failures = rerun(args.file)
     if failures:
-        raise RecordFileError(f"{args.file}: {len(failures)} line(s) not rerun: " + ", ".join(
-            f"line {number} ({reason})" for number, reason in failures))
+        numbers = ", ".join(str(number) for number, _ in failures)
+        raise RecordFileError(f"{args.file}: {len(failures)} line(s) not rerun: line(s) "
+                              f"{numbers} (each reason is printed above)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import errno
 import fcntl
+import glob
 import json
 import math
 import os
@@ -205,6 +206,16 @@ def _locked(target: Path) -> int:
         os.close(fd)
 
 
+def _clean_orphans(target: Path) -> None:
+    """Remove temporary files of ``target`` left by killed writers (call under the lock:
+    no live writer of ``target`` has one then)."""
+    for orphan in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            orphan.unlink()
+        except OSError:
+            pass
+
+
 def _write_replacing(target: Path, text: str, mode: int) -> None:
     """Write ``text`` to a unique temporary file beside ``target``, fsync it and rename it
     over ``target`` (atomic on POSIX)."""
@@ -241,6 +252,7 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
             kept = [raw for _, raw, old in _parse_lines(target, _read_text(target))
                     if old.get("command") != entry["command"]]
             mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            _clean_orphans(target)
             _write_replacing(target, "".join(raw + "\n" for raw in kept) + line + "\n", mode)
         finally:
             os.close(fd)  # releases the lock

@@ -1,0 +1,316 @@
+"""Fault injection for the record ledger: concurrent appenders, killed runs, damaged files,
+link and permission targets, a failed write after training, and ``rerun`` given hostile
+lines. Every CLI-level case checks exit status 2, one ``error:`` line and no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import recsys_lib
+from recsys_lib import ledger
+from recsys_lib.cli import main
+from recsys_lib.errors import RecordFileError
+from recsys_lib.records import collect_records
+
+ROOT = Path(recsys_lib.__file__).resolve().parents[1]
+TRAIN = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env.setdefault("RECSYS_DATA_MIRROR", "/work/shared/datasets")
+    return env
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m recsys_lib ARGS`` in a subprocess (this checkout, any working folder)."""
+    return subprocess.run([sys.executable, "-m", "recsys_lib", *args], capture_output=True,
+                          text=True, cwd=cwd, env=_env(), timeout=timeout)
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str,
+                      children: bool = False) -> str:
+    """Exit 2, exactly one ``error:`` line (the last on stderr), no traceback. With
+    ``children`` (rerun), the runs it started may print their own errors above."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert lines[-1].startswith("error:"), result.stderr
+    assert children or len(errors) == 1, result.stderr
+    errors = errors[-1:]
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+    return errors[0]
+
+
+def _line(i: int) -> dict:
+    return {"model": "m", "rmse": 0.9 + i * 1e-6}
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrency and crashes
+
+APPENDER = """
+import sys
+from recsys_lib.ledger import append_record
+path, worker, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    append_record(path, ["train", "w" + worker, str(i)], {"model": "m", "i": i, "pad": "x" * 300})
+"""
+
+
+def test_four_processes_times_200_appends_lose_nothing(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(record), str(w), "200"],
+                                env=_env()) for w in range(4)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
+    lines = record.read_text().splitlines()
+    assert len(lines) == 800
+    commands = {tuple(json.loads(line)["command"]) for line in lines}  # every line is JSON
+    assert commands == {("train", f"w{w}", str(i)) for w in range(4) for i in range(200)}
+    assert not list(tmp_path.glob(".runs.jsonl.*.tmp"))
+
+
+def test_concurrent_appends_of_one_command_leave_one_line(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    same = APPENDER.replace('"w" + worker, str(i)', '"same"')
+    workers = [subprocess.Popen([sys.executable, "-c", same, str(record), str(w), "50"],
+                                env=_env()) for w in range(4)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
+    assert len(ledger.read_entries(record)) == 1
+
+
+KILLED_LOOP = """
+import sys
+from recsys_lib.ledger import append_record
+i = 0
+while True:
+    append_record(sys.argv[1], ["train", "loop", str(i % 7)], {"i": i, "pad": "y" * 2000})
+    i += 1
+"""
+
+
+def test_appender_killed_at_random_points_leaves_a_valid_file(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    for i in range(50):
+        ledger.append_record(record, ["train", "old", str(i)], _line(i))
+    old = [line for line in record.read_text().splitlines()]
+    rng = random.Random(0)
+    for _ in range(12):
+        child = subprocess.Popen([sys.executable, "-c", KILLED_LOOP, str(record)], env=_env())
+        time.sleep(0.4 + rng.random() * 0.4)  # import takes ~0.3 s; then appends in a loop
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        entries = ledger.read_entries(record)  # never damaged
+        text = record.read_text()
+        assert all(line in text.splitlines() for line in old)  # old content intact
+        assert len(entries) >= 50 and text.endswith("\n")
+    ledger.append_record(record, ["train", "after"], _line(0))
+    assert not list(tmp_path.glob(".runs.jsonl.*.tmp"))  # the next writer cleans orphans
+
+
+def test_train_record_killed_at_random_points(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    for i in range(20):
+        ledger.append_record(record, ["train", "old", str(i)], _line(i))
+    before = record.read_text()
+    rng = random.Random(1)
+    for _ in range(4):
+        child = subprocess.Popen([sys.executable, "-m", "recsys_lib", *TRAIN, "--record",
+                                  str(record)], env=_env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(0.8 + rng.random() * 1.5)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        entries = ledger.read_entries(record)
+        assert record.read_text().startswith(before)  # appended at the end, old lines kept
+        assert len(entries) in (20, 21)
+
+
+# --------------------------------------------------------------------------------------------
+# Damaged files
+
+@pytest.mark.parametrize("damage, number", [
+    ('{"a": 1}\n}\n', 2),                  # the last line truncated to "}"
+    ('{"a": 1}\n\n{"a": 2', 3),            # blank line, then a half-written line
+    ('not json\n', 1),
+    ('{"a": 1}\n[1, 2]\n', 2),             # JSON, but not an object
+])
+def test_damaged_record_is_refused_with_its_line_number(tmp_path, damage, number):
+    record = tmp_path / "runs.jsonl"
+    record.write_text(damage)
+    with pytest.raises(RecordFileError, match=f"line {number}"):
+        ledger.read_entries(record)
+    result = cli(*TRAIN, "--record", str(record))
+    assert_user_error(result, str(record), f"line {number}")
+    assert result.stdout == ""  # refused before training: no summary was ever made
+    assert record.read_text() == damage
+    assert_user_error(cli("rerun", str(record)), f"line {number}")
+
+
+def test_blank_lines_are_allowed(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    record.write_text('\n{"model": "x", "command": ["train", "x"]}\n\n')
+    assert len(ledger.read_entries(record)) == 1
+    ledger.append_record(record, ["train", "y"], _line(0))
+    assert [e["command"] for e in ledger.read_entries(record)] == [["train", "x"], ["train", "y"]]
+
+
+def test_non_finite_values_are_written_as_strict_json(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    ledger.append_record(record, ["train", "x"], {"rmse": float("nan"), "x": float("inf")})
+    text = record.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict constant {c}"))
+
+
+# --------------------------------------------------------------------------------------------
+# Targets: directories, links, read-only files, unwritable folders
+
+def test_directory_targets_are_refused_before_training(tmp_path):
+    assert_user_error(cli(*TRAIN, "--record", str(tmp_path)), "is a directory")
+    assert_user_error(cli(*TRAIN, "--json", str(tmp_path)), "is a directory")
+
+
+def test_record_and_json_naming_one_file_conflict(tmp_path):
+    same = str(tmp_path / "x.jsonl")
+    assert_user_error(cli(*TRAIN, "--record", same, "--json", same), "--record and --json")
+
+
+def test_read_only_record_is_refused_even_for_root(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    ledger.append_record(record, ["train", "x"], _line(0))
+    record.chmod(0o444)
+    before = record.read_text()
+    result = cli(*TRAIN, "--record", str(record))
+    assert_user_error(result, "read-only")
+    assert result.stdout == "" and record.read_text() == before
+    assert record.stat().st_mode & 0o777 == 0o444
+
+
+def test_a_link_is_written_through(tmp_path):
+    target = tmp_path / "real" / "runs.jsonl"
+    target.parent.mkdir()
+    ledger.append_record(target, ["train", "x"], _line(0))
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    ledger.append_record(link, ["train", "y"], _line(1))
+    assert link.is_symlink()
+    assert len(ledger.read_entries(target)) == 2
+
+
+def test_file_mode_is_kept(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    ledger.append_record(record, ["train", "x"], _line(0))
+    record.chmod(0o640)
+    ledger.append_record(record, ["train", "y"], _line(0))
+    assert record.stat().st_mode & 0o777 == 0o640
+
+
+def _setpriv() -> list[str]:
+    """A prefix running a command as root without the capabilities that ignore file modes."""
+    probe = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,"
+                            "-dac_read_search", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("setpriv cannot drop capabilities here; root would ignore file modes")
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def cli_without_override(*args: str) -> subprocess.CompletedProcess:
+    prefix = _setpriv() if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, sys.executable, "-m", "recsys_lib", *args],
+                          capture_output=True, text=True, env=_env(), timeout=120)
+
+
+def test_unwritable_folder_is_refused_before_training(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        for flag in ("--record", "--json"):
+            result = cli_without_override(*TRAIN, flag, str(folder / "sub" / "runs.jsonl"))
+            assert_user_error(result, "not", "writable")
+            assert result.stdout == ""
+    finally:
+        folder.chmod(0o755)
+
+
+def test_failed_write_after_training_names_the_file_and_keeps_the_summary(
+        tmp_path, monkeypatch, capsys):
+    record = tmp_path / "runs.jsonl"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ledger, "_write_replacing", disk_full)
+    assert main([*TRAIN, "--record", str(record)]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["model"] == "global-mean"
+    assert str(record) in err and "no space left" in err and "standard output" in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------
+# The command that is recorded
+
+def test_param_equals_form_is_recorded_as_a_tuned_run(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    result = cli("train", "baseline", "--dataset=ml-100k", "--param=n_epochs=1",
+                 "--record", str(record))
+    assert result.returncode == 0, result.stderr
+    command = ledger.read_entries(record)[0]["command"]
+    assert command[:6] == ["train", "baseline", "--dataset", "ml-100k", "--param", "n_epochs=1"]
+    assert not collect_records(tmp_path)["defaults"].any()
+
+
+# --------------------------------------------------------------------------------------------
+# rerun: a record file is data, never a program
+
+def test_rerun_runs_train_lines_only_and_reports_every_failure(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "results").mkdir(parents=True)
+    record = repo / "results" / "runs.jsonl"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stolen = tmp_path / "overwritten.json"
+    good = [*TRAIN, "--record", "results/runs.jsonl"]  # as typed at the repository root
+    lines = [
+        {"model": "global-mean", "rmse": 9.0, "command": good},
+        {"command": ["rerun", str(record)]},                             # recursion
+        {"command": [*TRAIN, "--seed", "1", "--json", str(stolen)]},     # writes elsewhere
+        {"command": [*TRAIN, "--seed", "2", "--js", str(stolen)]},       # an abbreviation
+        {"command": " ".join(TRAIN)},                                    # a string
+        {"model": "no command"},
+        {"command": [*TRAIN, "--seed", "3", "--record", str(tmp_path / "other.jsonl")]},
+        {"command": ["train", "global-mean", "--dataset", "netflix"]},   # fails when run
+        {"model": "global-mean", "rmse": 9.0, "command": [*TRAIN, "--seed", "4"]},
+    ]
+    record.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = cli("rerun", str(record), cwd=elsewhere)
+    assert_user_error(result, "7 line(s) not rerun: line(s) 2, 3, 4, 5, 6, 7, 8",
+                      children=True)
+    for number, reason in ((2, "only train commands"), (3, "--json"), (4, "--js"),
+                           (5, "not a list"), (6, "no command"), (7, "another file"),
+                           (8, "exit status 2")):
+        assert f"line {number}: not rerun: " in result.stderr
+        assert reason in result.stderr.split(f"line {number}: not rerun: ")[1].splitlines()[0]
+    assert not stolen.exists() and not (tmp_path / "other.jsonl").exists()
+    assert not (elsewhere / "results").exists()  # nothing written relative to the cwd
+    entries = ledger.read_entries(record)
+    assert len(entries) == len(lines)
+    rerun_lines = [e for e in entries if e.get("rmse") != 9.0 and e.get("model") == "global-mean"]
+    assert [e["command"] for e in rerun_lines] == [good, [*TRAIN, "--seed", "4"]]
+
+
+def test_rerun_of_a_missing_file_is_one_line(tmp_path):
+    assert_user_error(cli("rerun", str(tmp_path / "none.jsonl")), "no record file")
