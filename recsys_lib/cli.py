@@ -85,7 +85,9 @@ def normalise_argv(argv: list[str]) -> list[str]:
 def _fallback_param(cls, key: str) -> Param | None:
     """A declaration read from the constructor's annotation (or default) for a model class
     that has no ``PARAMS`` yet; None when neither says what the type is."""
-    parameter = inspect.signature(cls.__init__).parameters[key]
+    parameter = inspect.signature(cls.__init__).parameters.get(key)
+    if parameter is None:
+        return None
     annotation = parameter.annotation
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     if parameter.annotation is inspect.Parameter.empty:
@@ -127,8 +129,11 @@ def parse_params(model: str, pairs: list[tuple[str, str]]) -> dict:
     cls = get_model_class(model)
     declared = getattr(cls, "PARAMS", None)
     if declared is None:
-        accepted = [name for name in inspect.signature(cls.__init__).parameters
-                    if name not in ("self", "args", "kwargs")]
+        signature = inspect.signature(cls.__init__).parameters
+        accepted = [name for name, p in signature.items() if name != "self"
+                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if any(p.kind == p.VAR_KEYWORD for p in signature.values()):
+            accepted = None  # the model takes any option (a Surprise wrapper)
     else:
         accepted = list(declared)
     values: dict = {}
@@ -137,7 +142,7 @@ def parse_params(model: str, pairs: list[tuple[str, str]]) -> dict:
             raise InvalidParameterError(f"set the seed with --seed, not --param seed={text}")
         if key in values:
             raise InvalidParameterError(f"--param {key} is given twice; give it once")
-        if key not in accepted:
+        if accepted is not None and key not in accepted:
             names = ", ".join(sorted(a for a in accepted if a != "seed"))
             raise InvalidParameterError(
                 f"bad parameters for model {model!r}: it has no parameter {key!r}; "
