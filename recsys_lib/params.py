@@ -174,13 +174,17 @@ TORCH = {"seed": SEED, "device": DEVICE}
 
 
 def check_params(model: str, declared: dict[str, Param], values: dict) -> None:
-    """Check every value against its declaration; unknown names are refused too."""
+    """Check every value against its declaration; unknown names are refused too. The error
+    names the model and the parameter."""
     for name, value in values.items():
         if name not in declared:
             raise InvalidParameterError(
                 f"{model} has no parameter {name!r}; its parameters are "
                 f"{', '.join(sorted(declared))}")
-        declared[name].check(name, value)
+        try:
+            declared[name].check(name, value)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{model}: {exc}") from None
 
 
 def check_seed(seed) -> int:

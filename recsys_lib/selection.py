@@ -60,6 +60,18 @@ class BestEpoch:
         return self.patience is not None and self.since >= self.patience
 
 
+def end_epoch(curve: list, point: dict, tracker: BestEpoch | None,
+              validation_rmse: Callable[[], float], snapshot: Callable[[], object]) -> bool:
+    """Close an epoch of a training loop: with a ``tracker``, score the validation slice into
+    ``point`` and hand it to the tracker; append ``point`` to ``curve``. True when the loop
+    should stop (patience ran out)."""
+    if tracker is not None:
+        point["validation_rmse"] = validation_rmse()
+        tracker.update(point["epoch"], point["validation_rmse"], snapshot)
+    curve.append(point)
+    return tracker is not None and tracker.stop
+
+
 #: ``train(data, validation, n_epochs, tracker) -> curve``: train on ``data.train`` for up to
 #: ``n_epochs`` epochs; with a ``validation`` part, score it after each scored epoch through
 #: ``tracker.update``, stop when ``tracker.stop`` and end with the tracked best parameters.
@@ -88,3 +100,12 @@ def choose_then_refit(split: Split, train: TrainFunction, *, n_epochs: int,
     if refit:
         report["refit_curve"] = train(split, None, tracker.epoch, None)
     return report
+
+
+def fit_with_selection(model, split: Split, min_delta: float = 0.0) -> dict:
+    """:func:`choose_then_refit` with ``model._train`` and the model's own ``n_epochs``,
+    ``validation_fraction``, ``patience``, ``refit`` and ``seed`` (the glossary's names)."""
+    return choose_then_refit(split, model._train, n_epochs=model.n_epochs,
+                             validation_fraction=model.validation_fraction,
+                             patience=model.patience, refit=model.refit, seed=model.seed,
+                             min_delta=min_delta)

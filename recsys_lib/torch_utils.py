@@ -114,6 +114,11 @@ def minimize_lbfgs_b(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: 
                       "final_loss": float(result.fun), "message": str(result.message)}
 
 
+def snapshot_of(module: torch.nn.Module) -> Callable[[], dict]:
+    """A function that copies ``module``'s current parameters (for ``load_state_dict``)."""
+    return lambda: {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def predict_in_chunks(compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                       users: np.ndarray, items: np.ndarray, device,
                       chunk: int = PREDICT_CHUNK) -> np.ndarray:

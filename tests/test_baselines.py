@@ -9,7 +9,8 @@ import pytest
 from recsys_lib.errors import InvalidParameterError, TrainingDivergedError, UnknownNameError
 from recsys_lib.models import available_models, create_model
 from recsys_lib.splits import split_from_frames
-from recsys_lib.training import check_finite, evaluate, fit, run, score
+from recsys_lib.torch_utils import check_finite
+from recsys_lib.training import evaluate, fit, run, score
 
 FOUNDATION_MODELS = ["baseline", "global-mean", "surprise-baseline", "surprise-knnbaseline",
                      "surprise-svd", "surprise-svdpp"]
@@ -31,7 +32,7 @@ def test_foundation_models_are_registered():
 def test_unknown_model_and_bad_parameter():
     with pytest.raises(UnknownNameError, match="unknown model 'svd\\+\\+\\+'"):
         create_model("svd+++")
-    with pytest.raises(InvalidParameterError, match="bad parameters for model 'baseline'"):
+    with pytest.raises(InvalidParameterError, match="baseline has no parameter 'learning_rate'"):
         create_model("baseline", learning_rate=0.1)
 
 

@@ -19,7 +19,7 @@ from recsys_lib.training import fit, run
 OURS = ["svd-truncated", "biased-mf-sgd", "knn-pearson", "global-neighborhood",
         "asymmetric-svd", "svdpp", "integrated"]
 SMALL = {  # settings that suit a 30 x 20 matrix
-    "svd-truncated": {"rank": 2},
+    "svd-truncated": {"n_factors": 2},
     "biased-mf-sgd": {"n_factors": 4, "n_epochs": 30, "lr": 0.02, "batch_size": 32},
     "knn-pearson": {"k": 5},
     "global-neighborhood": {"k": 5, "reg_weights": 1.0},
@@ -92,7 +92,7 @@ def test_fallback_is_the_bias(unseen_split, name):
 
 
 def test_svd_baseline_fill_falls_back_to_baseline(unseen_split):
-    model, _ = fit("svd-truncated", unseen_split, params={"rank": 2})
+    model, _ = fit("svd-truncated", unseen_split, params={"n_factors": 2})
     u = np.flatnonzero(unseen_split.user_ids == 10)
     i = np.flatnonzero(unseen_split.item_ids == 8)
     assert model.predict(u, i)[0] == pytest.approx(model.mu_)
@@ -118,8 +118,8 @@ def test_unknown_param_is_named():
 
 
 def test_zero_fill_svd_is_the_wrong_tool(tiny_split):
-    zero = run("svd-truncated", "tiny", tiny_split, params={"rank": 2, "fill": "zero"})
-    base = run("svd-truncated", "tiny", tiny_split, params={"rank": 2, "fill": "baseline"})
+    zero = run("svd-truncated", "tiny", tiny_split, params={"n_factors": 2, "fill": "zero"})
+    base = run("svd-truncated", "tiny", tiny_split, params={"n_factors": 2, "fill": "baseline"})
     assert zero["rmse"] > base["rmse"] + 0.3
 
 

@@ -222,10 +222,9 @@ def test_empty_ratings_file_is_rejected(tmp_path, tmp_cache, monkeypatch):
 # Real datasets (the mirror in CI, the publisher's URL elsewhere).
 
 def test_real_datasets_load_with_their_documented_counts():
-    expected = {"ml-100k": (100_000, 943, 1_682), "ml-1m": (1_000_209, 6_040, 3_706),
-                "douban": (136_891, 2_999, 3_000), "jester": (1_810_455, 24_983, 100),
-                "amazon-electronics": (50_698, 47_141, 3_529)}
-    for name, (n_ratings, n_users, n_items) in expected.items():
+    from recsys_lib.reference import DATASET_COUNTS
+
+    for name, (n_users, n_items, n_ratings) in DATASET_COUNTS.items():
         ratings = data.load_ratings(name)
         assert (len(ratings), ratings["user"].nunique(), ratings["item"].nunique()) == \
             (n_ratings, n_users, n_items), name

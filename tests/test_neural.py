@@ -99,7 +99,7 @@ def test_nan_loss_raises(name, tiny_split):
     ("biased-mf", {"validation_fraction": 0.0}),
     ("i-autorec", {"hidden_act": "relu"}), ("u-autorec", {"reg": -1.0}),
     ("i-autorec", {"n_epochs": 0}), ("deep-ae", {"dropout": 1.5}),
-    ("deep-ae", {"layers": []}), ("deep-ae", {"optimizer": "lbfgs"}),
+    ("deep-ae", {"n_hidden": []}), ("deep-ae", {"optimizer": "lbfgs"}),
 ])
 def test_bad_params_raise(name, params):
     with pytest.raises(InvalidParameterError, match=name):

@@ -25,7 +25,7 @@ import torch
 from ..errors import InvalidParameterError
 from ..metrics import rmse
 from ..params import COMMON, Bool, Choice, Fraction, Int, Real
-from ..selection import BestEpoch, choose_then_refit
+from ..selection import BestEpoch, fit_with_selection
 from ..splits import Split
 from ..torch_utils import csr, csr_layout, glorot_limit, minimize_lbfgs_b, quiet_sparse
 from . import register
@@ -167,10 +167,7 @@ class _AutoRec(RatingModel):
             split.dataset, self.DEFAULT_REG["*"])
         self.test_ = split.test
         self.lbfgs_ = []
-        selection = choose_then_refit(
-            split, self._train, n_epochs=self.n_epochs,
-            validation_fraction=self.validation_fraction, patience=self.patience,
-            refit=self.refit, seed=self.seed)
+        selection = fit_with_selection(self, split)
         self.report_ = {"resolved_params": {"reg": self.reg_}, **selection,
                         "lbfgs": self.lbfgs_[-1]}
         if len(self.lbfgs_) > 1:

@@ -15,9 +15,10 @@ from torch.nn import functional as F
 
 from ..metrics import rmse
 from ..params import TORCH, Bool, Choice, Fraction, Int, Positive, Real, Sizes
-from ..selection import BestEpoch, choose_then_refit
+from ..selection import BestEpoch, end_epoch, fit_with_selection
 from ..splits import Split
-from ..torch_utils import check_finite, glorot_uniform_, pick_device, torch_threads
+from ..torch_utils import (check_finite, glorot_uniform_, pick_device, snapshot_of,
+                           torch_threads)
 from . import register
 from .base import RatingModel, check_indices
 
@@ -131,15 +132,14 @@ class DeepAutoencoder(RatingModel):
                     opt.step()
             check_finite(total, f"epoch {epoch}")
             point = {"epoch": epoch, "train_rmse": (total / max(count, 1.0)) ** 0.5}
-            if tracker is not None:
+
+            def validation_rmse() -> float:
                 self._set(module, X, train)
-                point["validation_rmse"] = rmse(
-                    validation.ratings, self.predict(validation.users, validation.items),
-                    data.rating_scale)
-                tracker.update(epoch, point["validation_rmse"], lambda: {
-                    k: v.detach().clone() for k, v in module.state_dict().items()})
-            curve.append(point)
-            if tracker is not None and tracker.stop:
+                return rmse(validation.ratings,
+                            self.predict(validation.users, validation.items),
+                            data.rating_scale)
+
+            if end_epoch(curve, point, tracker, validation_rmse, snapshot_of(module)):
                 break
         if tracker is not None and tracker.state is not None:
             module.load_state_dict(tracker.state)
@@ -159,10 +159,7 @@ class DeepAutoencoder(RatingModel):
         with torch_threads(1):  # on a shared 2-core machine one thread per process is faster
             self.device_ = pick_device(self.device)
             self.shape_ = (split.n_users, split.n_items)
-            self.selection_ = choose_then_refit(
-                split, self._train, n_epochs=self.n_epochs,
-                validation_fraction=self.validation_fraction, patience=self.patience,
-                refit=self.refit, seed=self.seed, min_delta=1e-5)
+            self.selection_ = fit_with_selection(self, split, min_delta=1e-5)
         return self
 
     def predict(self, users, items) -> np.ndarray:

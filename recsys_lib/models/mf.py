@@ -24,9 +24,10 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 
 from ..metrics import rmse
 from ..params import TORCH, Bool, Param, Fraction, Int, Positive, Real
-from ..selection import BestEpoch, choose_then_refit
+from ..selection import BestEpoch, end_epoch, fit_with_selection
 from ..splits import Split
-from ..torch_utils import check_finite, pick_device, predict_in_chunks, torch_threads
+from ..torch_utils import (check_finite, pick_device, predict_in_chunks, snapshot_of,
+                           torch_threads)
 from . import register
 from .base import RatingModel, check_indices
 
@@ -138,14 +139,8 @@ class _EmbeddingMF(RatingModel):
                 count += len(ratings)
             check_finite(total, f"epoch {epoch}")
             point = {"epoch": epoch, "train_rmse": math.sqrt(total / count)}
-            if tracker is not None:
-                point["validation_rmse"] = rmse(
-                    validation.ratings, self.predict(validation.users, validation.items),
-                    data.rating_scale)
-                tracker.update(epoch, point["validation_rmse"], lambda: {
-                    k: v.detach().clone() for k, v in module.state_dict().items()})
-            curve.append(point)
-            if tracker is not None and tracker.stop:
+            if end_epoch(curve, point, tracker, lambda: self._score(validation, data),
+                         snapshot_of(module)):
                 break
         if tracker is not None and tracker.state is not None:
             module.load_state_dict(tracker.state)
@@ -156,11 +151,12 @@ class _EmbeddingMF(RatingModel):
             self.device_ = pick_device(self.device)
             self.range_ = self._range(split.rating_scale)
             self.shape_ = (split.n_users, split.n_items)
-            self.selection_ = choose_then_refit(
-                split, self._train, n_epochs=self.n_epochs,
-                validation_fraction=self.validation_fraction, patience=self.patience,
-                refit=self.refit, seed=self.seed, min_delta=1e-5)
+            self.selection_ = fit_with_selection(self, split, min_delta=1e-5)
         return self
+
+    def _score(self, ratings, data: Split) -> float:
+        return rmse(ratings.ratings, self.predict(ratings.users, ratings.items),
+                    data.rating_scale)
 
     def predict(self, users, items) -> np.ndarray:
         users, items = check_indices(self.shape_, users, items)

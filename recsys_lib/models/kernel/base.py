@@ -20,9 +20,9 @@ from ...metrics import rmse as metric_rmse
 from ...params import TORCH, Bool, Choice, Fraction, Int, Positive, Real
 from ...selection import BY_VALIDATION_RESTORE, FIXED, BestEpoch
 from ...splits import Split
-from ...torch_utils import check_finite, pick_device
+from ...torch_utils import check_finite, pick_device, to_csr
 from ..base import RatingModel, check_indices
-from .layers import LOSSES, data_loss
+from .layers import LOSSES, KernelAutoencoder, data_loss
 from .optimisers import OPTIMIZERS, run_epoch
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,15 @@ class KernelModelBase(RatingModel):
         self._after_fit()
         del self.R_, self.M_
         return self
+
+    def _start_network(self):
+        """Build the autoencoder over the training matrix's columns and return its initial
+        flat parameters; R, mostly empty, also gets a sparse (CSR) copy for the first layer's
+        products (``fused``)."""
+        self.net_ = KernelAutoencoder(self.R_.shape[1], self.n_hidden, self.n_layers,
+                                      self.n_dim)
+        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_
+        return self.net_.init(self.generator_, self.torch_dtype_, self.device_)
 
     def _after_fit(self) -> None:
         """Hook: facts to keep from the final parameters while the training matrix is loaded."""

@@ -17,10 +17,9 @@ import torch
 
 from ...errors import InvalidParameterError
 from ...params import Int, Real
-from ...torch_utils import to_csr
 from .. import register
 from .base import KERNEL_PARAMS, KernelModelBase
-from .layers import KernelAutoencoder, conv_same, shifted_stack
+from .layers import conv_same, shifted_stack
 
 
 @register("glocal-k")
@@ -116,12 +115,8 @@ class GlocalK(KernelModelBase):
 
     def _train(self) -> None:
         hp = self.hp_
-        n_items, n_users = self.R_.shape
-        self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
-        ae = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
-
-        # R is mostly empty: its products with the first layer run as sparse (CSR) products.
-        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_
+        ae = self._start_network()
+        n_items = self.R_.shape[0]
         self.stack_ = None
         if self.fused and self.R_.numel() * self.kernel_size ** 2 <= self.MAX_STACK_ELEMENTS:
             self.stack_ = shifted_stack(self.R_, self.kernel_size)

@@ -11,10 +11,8 @@ from __future__ import annotations
 import torch
 
 from ...params import Int
-from ...torch_utils import to_csr
 from .. import register
 from .base import KERNEL_PARAMS, KernelModelBase
-from .layers import KernelAutoencoder
 
 
 @register("sparse-fc")
@@ -45,12 +43,7 @@ class SparseFC(KernelModelBase):
 
     def _train(self) -> None:
         hp = self.hp_
-        n_items, n_users = self.R_.shape
-        self.net_ = KernelAutoencoder(n_users, self.n_hidden, self.n_layers, self.n_dim)
-        flat = self.net_.init(self.generator_, self.torch_dtype_, self.device_)
-
-        # R is mostly empty: its first-layer products run as sparse (CSR) products
-        self.R_sparse_ = to_csr(self.R_) if self.fused else self.R_
+        flat = self._start_network()
 
         def forward(x):
             return self.net_.forward(x, self.R_sparse_, hp["reg"], hp["reg_kernel"],
