@@ -35,7 +35,7 @@ def _as_index_array(label: str, values) -> np.ndarray:
         return array.astype(np.int64)
     if array.size == 0 and kind in "O":
         return array.astype(np.int64)
-    name = "booleans" if kind == "b" else f"of dtype {array.dtype}"
+    name = "booleans" if kind == "b" else f"dtype {array.dtype}"
     raise InvalidIndexError(f"{label} indices must be integers, got {name}")
 
 
