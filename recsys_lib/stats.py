@@ -11,6 +11,7 @@ Protocol side: :func:`fit_predict` (fit a registered model and keep its test pre
 top-k metrics), :func:`score` (rating and top-k metrics of predictions),
 :func:`sweep` (one :func:`recsys_lib.training.run` per configuration and split),
 :func:`select` (choose a configuration on one column, report another),
+:func:`cheapest_within` (the cheapest configuration whose score is close enough to the best),
 :func:`expected_best_of_n` (the expected minimum of ``n`` scores drawn from a list) and
 :func:`split_half_selection` (choose on one half of the test ratings, check on the other).
 """
@@ -203,6 +204,33 @@ def select(table: pd.DataFrame, choose_on: str, report: str) -> dict:
     position = int(np.argmin(table[choose_on].to_numpy()))
     label = table.index[position]
     return {"row": label, "chosen on": choose_on, "reported": float(table[report].iloc[position])}
+
+
+def cheapest_within(table: pd.DataFrame, score: str, cost: str | Sequence[str],
+                    within: float) -> pd.Series:
+    """The cheapest row of ``table`` whose ``score`` is within ``within`` of the lowest score.
+
+    A selection rule to fix before looking at the test set: when more training (more epochs,
+    more neighbours) keeps improving a validation score by less than ``within``, take the
+    cheapest setting that is "as good as the best" rather than the best itself. The rows with
+    ``score <= min(score) + within`` qualify; they are ordered by ``cost`` (one column, or
+    several compared in turn, each ascending, a missing value counting as cheapest) and the
+    first is returned, earlier rows winning ties. ``within=0`` picks among the rows with the
+    lowest score, as :func:`select` does. Missing scores never qualify.
+    """
+    costs = [cost] if isinstance(cost, str) else list(cost)
+    for column in [score, *costs]:
+        if column not in table.columns:
+            raise KeyError(f"no column {column!r}; columns are {list(table.columns)}")
+    if not costs:
+        raise ValueError("name at least one cost column")
+    if not (math.isfinite(within) and within >= 0):
+        raise ValueError(f"within must be a finite number >= 0, got {within}")
+    scores = table[score].astype(float)
+    if scores.isna().all():
+        raise ValueError(f"no row has a {score!r} to choose on")
+    near = table[scores <= scores.min() + within]
+    return near.sort_values(costs, na_position="first", kind="stable").iloc[0]
 
 
 def expected_best_of_n(scores, n: int) -> float:

@@ -105,6 +105,40 @@ def test_sweep_and_select(tiny_split):
         stats.sweep("baseline", {"test": tiny_split}, [])
 
 
+def test_cheapest_within_takes_the_cheapest_setting_near_the_best():
+    table = pd.DataFrame({"n_epochs": [8, 12, 16, 32, 12, 12],
+                          "k": [np.nan, np.nan, np.nan, np.nan, 50.0, 20.0],
+                          "validation_rmse": [0.9300, 0.9205, 0.9201, 0.9198, 0.9204,
+                                              0.9206]})
+    # within 0.001 of the best (0.9198): every row but the first; fewest epochs, then the
+    # missing k (cheapest), then the smaller k
+    pick = stats.cheapest_within(table, "validation_rmse", ["n_epochs", "k"], 0.001)
+    assert pick.name == 1
+    assert stats.cheapest_within(table.drop(index=1), "validation_rmse",
+                                 ["n_epochs", "k"], 0.001).name == 5
+    # one cost column; a tie in cost goes to the earlier row
+    assert stats.cheapest_within(table, "validation_rmse", "n_epochs", 0.001).name == 1
+    # within=0 is the best row; a wide margin makes the cheapest row win
+    assert stats.cheapest_within(table, "validation_rmse", "n_epochs", 0.0).name == 3
+    assert stats.cheapest_within(table, "validation_rmse", "n_epochs", 1.0).name == 0
+    # a missing score never qualifies
+    with_gap = table.assign(validation_rmse=table["validation_rmse"].where(
+        table["n_epochs"] != 12))
+    assert stats.cheapest_within(with_gap, "validation_rmse", "n_epochs", 0.001).name == 2
+    with pytest.raises(KeyError, match="no column"):
+        stats.cheapest_within(table, "rmse", "n_epochs", 0.001)
+    with pytest.raises(KeyError, match="no column"):
+        stats.cheapest_within(table, "validation_rmse", ["n_epochs", "seconds"], 0.001)
+    for bad in (-0.001, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="within"):
+            stats.cheapest_within(table, "validation_rmse", "n_epochs", bad)
+    with pytest.raises(ValueError, match="cost"):
+        stats.cheapest_within(table, "validation_rmse", [], 0.001)
+    with pytest.raises(ValueError, match="no row"):
+        stats.cheapest_within(table.assign(validation_rmse=np.nan), "validation_rmse",
+                              "n_epochs", 0.001)
+
+
 def test_expected_best_of_n_matches_enumeration():
     scores = [0.95, 0.91, 0.97, 0.93, 0.92, 0.96]
     for n in range(1, len(scores) + 1):
