@@ -7,9 +7,8 @@ density, scale, mean), :func:`counts_per` (ratings per user or per item), :func:
 distribution), :func:`ratings_per_period` and :func:`first_session_share` (activity over time)
 and :func:`split_table`.
 
-Protocol side: :func:`fit_predict` (fit a registered model and keep its test predictions, for
-top-k metrics), :func:`score` (rating and top-k metrics of predictions),
-:func:`sweep` (one :func:`recsys_lib.training.run` per configuration and split),
+Protocol side (fitting and scoring live in :mod:`recsys_lib.training`: ``fit``, ``evaluate``,
+``score``): :func:`sweep` (one :func:`recsys_lib.training.run` per configuration and split),
 :func:`select` (choose a configuration on one column, report another),
 :func:`cheapest_within` (the cheapest configuration whose score is close enough to the best),
 :func:`expected_best_of_n` (the expected minimum of ``n`` scores drawn from a list) and
