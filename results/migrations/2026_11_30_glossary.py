@@ -59,6 +59,8 @@ def migrate_embedding(entry: dict) -> None:
 def migrate_autorec(entry: dict) -> None:
     if "lam_used" in entry:
         entry["resolved_params"] = {"reg": entry.pop("lam_used")}
+    elif "resolved_params" not in entry and entry["params"].get("reg") is not None:
+        entry["resolved_params"] = {"reg": entry["params"]["reg"]}  # reported since then
     if "selected_iteration" in entry:  # the length was chosen on a validation slice
         entry["selected_epoch"] = entry.pop("selected_iteration")
         refit = entry["params"].get("refit", True)
@@ -76,7 +78,10 @@ def migrate_autorec(entry: dict) -> None:
         entry["curve"] = points(entry.get("curve", []))
 
 
-def migrate_kernel(entry: dict) -> None:
+def migrate_kernel(entry: dict, names: dict) -> None:
+    if "resolved_params" in entry:
+        entry["resolved_params"] = {names.get(k, k): v
+                                    for k, v in entry["resolved_params"].items()}
     if "test_curve" not in entry:
         return
     test = entry.pop("test_curve")
@@ -125,7 +130,7 @@ def migrate(entry: dict) -> dict:
     elif model in ("i-autorec", "u-autorec"):
         migrate_autorec(entry)
     elif model in ("sparse-fc", "glocal-k"):
-        migrate_kernel(entry)
+        migrate_kernel(entry, names)
     elif model == "asymmetric-svd" and "n_evaluations" in entry:
         entry["function_evaluations"] = entry.pop("n_evaluations")
     return entry
