@@ -178,3 +178,15 @@ def test_convolution_without_stored_shifts_gives_the_same_model(tiny_split, monk
     assert direct["rmse"] == pytest.approx(stored["rmse"], abs=1e-6)
     plain = run("glocal-k", "tiny", tiny_split, seed=0, params={**params, "fused": False})
     assert plain["rmse"] == pytest.approx(stored["rmse"], abs=1e-6)
+
+
+def test_regulariser_is_the_stated_sum_over_layers():
+    net = KernelAutoencoder(6, n_hidden=4)
+    flat = net.init(torch.Generator().manual_seed(0), torch.float64, "cpu")
+    layers_, penalty = net.weights(flat, 3.0, 0.5)
+    expected = sum(0.5 * 3.0 * (p["W"] ** 2).sum()
+                   + 0.5 * 0.5 * (finite_support_kernel(p["u"], p["v"]) ** 2).sum()
+                   for p in net.views(flat))
+    assert float(penalty) == pytest.approx(float(expected), rel=1e-12)
+    assert float(net.weights(flat, 0.0, 0.0)[1]) == 0.0
+    assert len(layers_) == 3

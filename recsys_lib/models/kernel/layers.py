@@ -91,16 +91,16 @@ class KernelAutoencoder:
         ``detach_reg=True`` cuts its gradient (a bug of an earlier reconstruction, kept for the
         comparison in the book).
         """
-        reg = flat.new_zeros(())
+        penalty = flat.new_zeros(())
         layers = []
         for p in self.views(flat):
             k = finite_support_kernel(p["u"], p["v"])
             W = p["W"]
             if reg or reg_kernel:
                 term = 0.5 * reg * (W * W).sum() + 0.5 * reg_kernel * (k * k).sum()
-                reg = reg + (term.detach() if detach_reg else term)
+                penalty = penalty + (term.detach() if detach_reg else term)
             layers.append((W * k, p["b"]))
-        return layers, reg
+        return layers, penalty
 
     @staticmethod
     def apply(layers, x, row_means: bool = False):
@@ -126,8 +126,8 @@ class KernelAutoencoder:
     def forward(self, flat, x, reg: float, reg_kernel: float, detach_reg: bool = False,
                 row_means: bool = False):
         """``(output, regulariser)`` for input rows ``x`` (n_rows, n_in)."""
-        layers, reg = self.weights(flat, reg, reg_kernel, detach_reg)
-        return self.apply(layers, x, row_means), reg
+        layers, penalty = self.weights(flat, reg, reg_kernel, detach_reg)
+        return self.apply(layers, x, row_means), penalty
 
 
 def shifted_stack(x, size: int):
