@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import RecsysError
+from .models import create_model, get_model_class
 from .ledger import append_record, machine_facts, rerun  # noqa: F401  (re-exported)
 
 
@@ -41,8 +42,6 @@ def matches_current_defaults(model: str, params: dict) -> bool:
 
     A run recorded with the defaults goes stale when a default changes later; this tells.
     """
-    from .models import create_model
-
     return _canonical(params) == _canonical(json.loads(json.dumps(
         create_model(model).get_params(), default=float)))
 
@@ -98,8 +97,6 @@ def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
     one split: mean and standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
     seconds, the paper-protocol figure where a model reports one, and the model's chapter.
     Sorted by ``rmse``."""
-    from .models import get_model_class
-
     rows = runs[runs["defaults"] & ~runs["stale"] & (runs["dataset"] == dataset)
                 & (runs["split"] == split)]
     columns = {"rmse": "mean", "mae": "mean", "ndcg@10": "mean", "fit_seconds": "mean",

@@ -26,6 +26,7 @@ import pandas as pd
 from .data import DATASETS, fetch, get_dataset
 from .metrics import rmse
 from .splits import Split
+from .training import run
 
 # --------------------------------------------------------------------------------------------
 # Datasets
@@ -175,8 +176,6 @@ def sweep(model_name: str, splits: Mapping[str, Split], grid: Sequence[dict], se
     Every run goes through :func:`recsys_lib.training.run`. Returns one row per configuration:
     its parameters, then ``rmse <label>`` and ``mae <label>`` for each split label.
     """
-    from .training import run
-
     if not grid:
         raise ValueError("the grid holds no configuration")
     rows = []

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from .errors import TrainingDivergedError
 
@@ -97,8 +98,6 @@ def minimize_lbfgs_b(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: 
     Returns ``(x, facts)`` with facts ``iterations``, ``evaluations``, ``final_loss`` and
     ``message``.
     """
-    from scipy.optimize import minimize
-
     evaluations = 0
 
     def checked(x):

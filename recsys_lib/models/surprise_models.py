@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import surprise
 
 from ..errors import InvalidParameterError
 from ..params import COMMON
@@ -61,8 +62,6 @@ class SurpriseModel(RatingModel):
         return dict(self.options)
 
     def fit(self, split: Split) -> SurpriseModel:
-        import surprise
-
         reader = surprise.Reader(rating_scale=split.rating_scale)
         frame = split.train.to_frame()
         trainset = surprise.Dataset.load_from_df(frame, reader).build_full_trainset()
@@ -86,8 +85,7 @@ class SurpriseBaseline(SurpriseModel):
 
     @staticmethod
     def algorithm_class():
-        from surprise import BaselineOnly
-        return BaselineOnly
+        return surprise.BaselineOnly
 
     def _algorithm_options(self) -> dict:
         return {"verbose": False, **self.options}
@@ -101,8 +99,7 @@ class SurpriseSVD(SurpriseModel):
 
     @staticmethod
     def algorithm_class():
-        from surprise import SVD
-        return SVD
+        return surprise.SVD
 
     def _algorithm_options(self) -> dict:
         return {"random_state": self.seed, **self.options}
@@ -116,8 +113,7 @@ class SurpriseSVDpp(SurpriseModel):
 
     @staticmethod
     def algorithm_class():
-        from surprise import SVDpp
-        return SVDpp
+        return surprise.SVDpp
 
     def _algorithm_options(self) -> dict:
         return {"random_state": self.seed, **self.options}
@@ -132,8 +128,7 @@ class SurpriseKNNBaseline(SurpriseModel):
 
     @staticmethod
     def algorithm_class():
-        from surprise import KNNBaseline
-        return KNNBaseline
+        return surprise.KNNBaseline
 
     def _algorithm_options(self) -> dict:
         return {"verbose": False, **self.options}
