@@ -9,9 +9,10 @@ How a record is written (:func:`append_record`):
 
 * under an exclusive ``flock`` on the record file itself (re-taken if another process
   replaced the file while we waited), so concurrent appenders never lose a line;
-* as a complete new file in the same folder (unique temporary name, flushed and fsynced),
-  renamed over the old one: a process killed at any point leaves the old or the new file,
-  never a half-written one; a line with the same ``command`` is replaced;
+* a new command as one complete line appended with a single write (old bytes untouched);
+* a command already in the file replaces its line: the whole file is written to a unique
+  temporary name in the same folder, fsynced and renamed over the old one, so a process
+  killed at any point leaves the old or the new file, never a half-written one;
 * strict JSON only: NaN and infinity are written as ``null``.
 
 Links and permissions (checked by :func:`check_record_target` before a run starts): a symbolic
@@ -25,11 +26,13 @@ from __future__ import annotations
 import datetime
 import errno
 import fcntl
+import functools
 import glob
 import json
 import math
 import os
 import platform
+import re
 import shlex
 import stat
 import subprocess
@@ -54,14 +57,20 @@ def machine_facts() -> dict:
     if torch is not None:
         facts["torch"] = torch.__version__
         facts["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        try:
-            from importlib.metadata import PackageNotFoundError, version
-
-            facts["torch"] = version("torch")
-        except PackageNotFoundError:
-            pass
+    elif _installed_torch() is not None:
+        facts["torch"] = _installed_torch()
     return facts
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_torch() -> str | None:
+    """torch's version from the package metadata (read once: ~2 ms), None if absent."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,11 +244,36 @@ def _write_replacing(target: Path, text: str, mode: int) -> None:
         raise
 
 
+def _command_pattern(command: list[str]) -> re.Pattern:
+    """Finds a line whose ``command`` may equal ``command`` (any JSON spacing); a match is
+    confirmed by parsing, so a line is never replaced on the strength of the pattern alone."""
+    tokens = r"\s*,\s*".join(re.escape(json.dumps(token)) for token in command)
+    return re.compile(r'"command"\s*:\s*\[\s*' + tokens + r"\s*\]")
+
+
+def _append_line(target: Path, text: str, line: str) -> None:
+    """One complete line appended with a single write (the file's old bytes are never
+    touched, so a kill or power cut can at worst lose the new line)."""
+    if text and not text.endswith("\n"):
+        raise RecordFileError(f"{target}, line {text.count(chr(10)) + 1}: damaged record (the "
+                              "last line is incomplete); repair or remove that line")
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # a short write: finish the line
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)
+
+
 def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
     """Add ``summary`` to the record file, replacing an earlier line with the same command.
 
-    Safe across processes and against being killed (see the module docstring). Returns the
-    real file written. Raises RecordFileError naming the file when it cannot be written.
+    Safe across processes and against being killed (see the module docstring): a new command
+    is appended as one complete line; a repeated one rewrites the file through a fsynced
+    temporary and a rename. Returns the real file written. Raises RecordFileError naming the
+    file when it cannot be written or is damaged.
     """
     target = _writable_target(path)
     entry = {**summary, "command": list(command),
@@ -249,10 +283,18 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = _locked(target)
         try:
-            kept = [raw for _, raw, old in _parse_lines(target, _read_text(target))
-                    if old.get("command") != entry["command"]]
-            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            text = _read_text(target)
             _clean_orphans(target)
+            pattern = _command_pattern(entry["command"])
+            if not pattern.search(text):
+                _append_line(target, text, line)
+                return target
+            # only the lines the pattern finds are parsed (the whole file was checked
+            # before the run); blank lines are dropped
+            kept = [raw for raw in text.split("\n") if raw.strip() and not (
+                pattern.search(raw) and _parse_lines(target, raw)[0][2].get("command")
+                == entry["command"])]
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
             _write_replacing(target, "".join(raw + "\n" for raw in kept) + line + "\n", mode)
         finally:
             os.close(fd)  # releases the lock

@@ -253,6 +253,7 @@ def test_failed_write_after_training_names_the_file_and_keeps_the_summary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ledger, "_write_replacing", disk_full)
+    monkeypatch.setattr(ledger, "_append_line", disk_full)
     assert main([*TRAIN, "--record", str(record)]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out.strip().splitlines()[-1])["model"] == "global-mean"
@@ -314,3 +315,40 @@ def test_rerun_runs_train_lines_only_and_reports_every_failure(tmp_path):
 
 def test_rerun_of_a_missing_file_is_one_line(tmp_path):
     assert_user_error(cli("rerun", str(tmp_path / "none.jsonl")), "no record file")
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger benchmark (timing is printed by benchmarks/ledger.py, never asserted here)
+
+def test_ledger_benchmark_runs_and_keeps_every_line():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ledger.py"),
+                             "--repeats", "5", "--sizes", "0,20"], capture_output=True,
+                            text=True, env=_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["0", "20"] and all(len(row) == 7 for row in rows)
+
+
+def test_new_commands_append_and_repeated_commands_replace(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    for i in range(30):
+        ledger.append_record(record, ["train", "m", str(i)], _line(i))
+    first = record.read_text()
+    ledger.append_record(record, ["train", "m", "30"], _line(30))
+    assert record.read_text().startswith(first)  # appended, old bytes untouched
+    ledger.append_record(record, ["train", "m", "3"], {"model": "m", "rmse": 0.5})
+    entries = ledger.read_entries(record)
+    assert len(entries) == 31 and entries[-1]["rmse"] == 0.5
+    assert [e["command"][2] for e in entries].count("3") == 1
+    # a line written by hand with other spacing is still found and replaced
+    record.write_text('{"command" : [ "train","m" ,"x" ], "rmse": 1}\n')
+    ledger.append_record(record, ["train", "m", "x"], {"rmse": 2})
+    assert [e["rmse"] for e in ledger.read_entries(record)] == [2]
+
+
+def test_incomplete_last_line_is_never_appended_to(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    record.write_text('{"a": 1}\n{"a": 2')
+    with pytest.raises(RecordFileError, match="line 2"):
+        ledger.append_record(record, ["train", "y"], _line(0))
+    assert record.read_text() == '{"a": 1}\n{"a": 2'
