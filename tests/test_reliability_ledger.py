@@ -66,6 +66,8 @@ from recsys_lib.ledger import append_record
 path, worker, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
     append_record(path, ["train", "w" + worker, str(i)], {"model": "m", "i": i, "pad": "x" * 300})
+    if i % 10 == 9:  # run an earlier command again: its line is replaced (a rewrite)
+        append_record(path, ["train", "w" + worker, str(i - 5)], {"model": "m", "i": i - 5})
 """
 
 
@@ -83,7 +85,8 @@ def test_four_processes_times_200_appends_lose_nothing(tmp_path):
 
 def test_concurrent_appends_of_one_command_leave_one_line(tmp_path):
     record = tmp_path / "runs.jsonl"
-    same = APPENDER.replace('"w" + worker, str(i)', '"same"')
+    same = APPENDER.replace('"w" + worker, str(i)', '"same"').replace(
+        '"w" + worker, str(i - 5)', '"same"')
     workers = [subprocess.Popen([sys.executable, "-c", same, str(record), str(w), "50"],
                                 env=_env()) for w in range(4)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
