@@ -53,7 +53,7 @@ MIRROR_ENV = "RECSYS_DATA_MIRROR"
 TIMEOUT_ENV = "RECSYS_FETCH_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0  # seconds without an answer before a download is given up
 NETWORK_RETRIES = 2
-LOCK_NAME = ".fetch.lock"
+LOCK_NAME = ".lock"  # beside the dataset folder: .ml-100k.lock
 #: what pooch's temporary downloads are called (tempfile.NamedTemporaryFile in the cache)
 TEMPORARY_NAME = re.compile(r"^tmp[a-z0-9_]{8}$")
 
@@ -456,7 +456,8 @@ def _cache_lock(cache: Path):
                                    f"or set ${DATA_DIR_ENV} to another folder")
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        fd = os.open(cache / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+        lock = cache.parent / f".{cache.name}{LOCK_NAME}"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
             raise DataUnavailableError(f"cannot use the cache folder {cache}: "
