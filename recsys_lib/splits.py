@@ -93,7 +93,8 @@ class Split:
         if layout == "users_by_items":
             return np.ascontiguousarray(matrix.T), np.ascontiguousarray(mask.T)
         if layout != "items_by_users":
-            raise ValueError(f"unknown layout {layout!r}; use 'items_by_users' or 'users_by_items'")
+            raise ValueError(f"unknown layout {layout!r}; use 'items_by_users' or "
+                             "'users_by_items'")
         return matrix, mask
 
     def seen_in_train(self) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +258,8 @@ def available_splits(dataset: str) -> list[str]:
     return list(SPLITS.get(dataset, {}))
 
 
-VALIDATION_NAME = re.compile(r"^(?P<base>.+)/validation-(?P<fraction>[0-9.eE+-]+)-seed(?P<seed>[0-9]+)$")
+VALIDATION_NAME = re.compile(
+    r"^(?P<base>.+)/validation-(?P<fraction>[0-9.eE+-]+)-seed(?P<seed>[0-9]+)$")
 
 
 def load_split(dataset: str, split: str | None = None) -> Split:
