@@ -129,3 +129,14 @@ def test_sigmoid_range_false_reaches_the_model():
     params = parse_params("mf", [("sigmoid_range", "false")])
     model = get_model_class("mf")(**params)
     assert model.get_params()["sigmoid_range"] is False
+
+
+def test_sigmoid_range_false_through_the_command_line(tmp_path):
+    """The issue's case end to end: the string "false" used to switch the sigmoid on."""
+    import json
+
+    result = cli("train", "mf", "--dataset", "ml-100k", "--split", "u1", "--param",
+                 "sigmoid_range=false", "--param", "n_epochs=1", "--param", "refit=no")
+    assert result.returncode == 0, result.stderr
+    params = json.loads(result.stdout.strip().splitlines()[-1])["params"]
+    assert params["sigmoid_range"] is False and params["refit"] is False
