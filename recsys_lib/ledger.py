@@ -46,7 +46,8 @@ from .errors import RecordFileError
 
 
 def machine_facts() -> dict:
-    """CPU count, 1-minute load, Python and (when installed) torch version and device.
+    """CPU count, 1-minute load, Python and (when installed) torch version, device and
+    intra-op thread count.
 
     torch is not imported just for this: when a run did not load it, its version is read
     from the package metadata and no device is reported (the run used none).
@@ -57,6 +58,7 @@ def machine_facts() -> dict:
     if torch is not None:
         facts["torch"] = torch.__version__
         facts["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        facts["torch_threads"] = torch.get_num_threads()  # float32 sums depend on it
     elif _installed_torch() is not None:
         facts["torch"] = _installed_torch()
     return facts
