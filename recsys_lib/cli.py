@@ -1,4 +1,4 @@
-"""Command line: ``python -m recsys_lib {datasets,fetch,splits,models,train,rerun}``.
+"""Command line: ``python -m recsys_lib {datasets,fetch,splits,models,train,rerun,results}``.
 
 ``train`` prints one JSON object as the last line of standard output; progress and errors go to
 standard error. Every error a user can make (an unknown name, a bad parameter value, a flag
@@ -223,9 +223,22 @@ def _cmd_splits(args) -> None:
 def _cmd_models(args) -> None:
     from .models import MODELS
 
+    print(f"{'model':22s} {'module':36s} {'chapter':18s} description")
     for name, cls in sorted(MODELS.items()):
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        print(f"{name:24s} {doc}")
+        print(f"{name:22s} {cls.__module__:36s} {cls.chapter:18s} {doc}")
+
+
+def _cmd_results(args) -> None:
+    from . import experiments
+
+    experiments.THREADS = args.threads
+    plan = experiments.results_plan()
+    if args.dataset:
+        plan = [run for run in plan if run.dataset == args.dataset]
+    failed = experiments.run_plan(plan, limit=args.limit, dry_run=args.dry_run)
+    if failed:
+        raise RecsysError(f"{failed} run(s) of the results plan failed (see above)")
 
 
 def _check_train(args) -> dict:
@@ -298,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     rerun_cmd = commands.add_parser(
         "rerun", help="run every train command of a record file again and update its lines")
     rerun_cmd.add_argument("file")
+    results = commands.add_parser(
+        "results", help="make every missing or stale record of the Results part, resumably")
+    results.add_argument("--dataset", default=None, help="only this dataset's runs")
+    results.add_argument("--limit", type=_int, default=None, help="at most this many runs")
+    results.add_argument("--threads", type=_int, default=2, help="torch threads per run")
+    results.add_argument("--dry-run", action="store_true",
+                         help="print the estimate and the commands, run nothing")
     return parser
 
 
@@ -331,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.argv = argv
         handler = {"datasets": _cmd_datasets, "fetch": _cmd_fetch, "splits": _cmd_splits,
-                   "models": _cmd_models, "train": _cmd_train, "rerun": _cmd_rerun}[args.command]
+                   "models": _cmd_models, "train": _cmd_train, "rerun": _cmd_rerun,
+                   "results": _cmd_results}[args.command]
         handler(args)
     except RecsysError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -339,4 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0

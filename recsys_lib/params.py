@@ -24,6 +24,10 @@ MAX_SEED = 2**32 - 1
 DEVICE_PATTERN = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
 
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Param:
     """One hyperparameter's type and range.
@@ -55,9 +59,9 @@ class Param:
             noun = "an integer" if self.kind == "int" else "a finite number"
             bounds = []
             if self.low is not None:
-                bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+                bounds.append(f"{'>' if self.low_open else '>='} {_number(self.low)}")
             if self.high is not None:
-                bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+                bounds.append(f"{'<' if self.high_open else '<='} {_number(self.high)}")
             text = noun + (" " + " and ".join(bounds) if bounds else "")
         return text + (" or None" if self.none else "")
 
@@ -129,7 +133,10 @@ class Param:
                 value = text
         except ValueError:
             raise self._refuse(name, text) from None
-        return self.check(name, value)
+        try:
+            return self.check(name, value)
+        except InvalidParameterError:
+            raise self._refuse(name, text) from None  # name what was typed (1e400, not inf)
 
 
 def Int(low: int | None = 1, high: int | None = None, none: bool = False) -> Param:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import RecsysError
 from .models import create_model, get_model_class
-from .ledger import append_record, machine_facts, rerun  # noqa: F401  (re-exported)
+from .ledger import append_record, machine_facts, read_entries, rerun  # noqa: F401
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def load_records(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no record file {path}; create it with "
                                 "'python -m recsys_lib train ... --record " f"{path}'")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_entries(path)
     frame = pd.json_normalize(rows)
     frame["params"] = [row.get("params", {}) for row in rows]
     return frame
@@ -56,14 +56,14 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     rows = []
     for path in sorted(results_dir.rglob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            entry = json.loads(line) if line.strip() else {}
+        for entry in read_entries(path):
             if "command" in entry:  # benchmark tables share the folder but are not runs
                 rows.append({**entry, "record_file": str(path.relative_to(results_dir))})
     if not rows:
         raise FileNotFoundError(f"no recorded runs under {results_dir}")
     runs = pd.json_normalize(rows)
-    runs["defaults"] = runs["command"].map(lambda command: "--param" not in command)
+    runs["defaults"] = runs["command"].map(
+        lambda command: not any(t == "--param" or t.startswith("--param=") for t in command))
     runs["stale"] = [default and not matches_current_defaults(row["model"], row["params"])
                      for default, row in zip(runs["defaults"], rows)]
     return runs
@@ -94,11 +94,11 @@ def load(name: str) -> pd.DataFrame:
 
 def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
     """One row per model over the fresh default runs of ``runs`` (:func:`collect_records`) on
-    one split: mean and standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
+    one split (one run per seed; the last recorded when a seed was recorded twice): mean and standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
     seconds, the paper-protocol figure where a model reports one, and the model's chapter.
     Sorted by ``rmse``."""
     rows = runs[runs["defaults"] & ~runs["stale"] & (runs["dataset"] == dataset)
-                & (runs["split"] == split)]
+                & (runs["split"] == split)].drop_duplicates(["model", "seed"], keep="last")
     columns = {"rmse": "mean", "mae": "mean", "ndcg@10": "mean", "fit_seconds": "mean",
                "seed": "nunique"}
     if "paper_best_test_rmse" in rows:

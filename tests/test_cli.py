@@ -48,9 +48,9 @@ def test_param_and_record(tmp_path, capsys):
     (["train", "baseline", "--dataset", "ml-100k", "--param", "alpha=1"], "bad parameters"),
     (["fetch", "netflix"], "unknown dataset 'netflix'"),
     (["train", "glocal-k", "--dataset", "ml-100k", "--param", "conv_layers=0"],
-     "conv_layers must be a positive integer"),
+     "conv_layers must be an integer >= 1"),
     (["train", "integrated", "--dataset", "ml-100k", "--param", "k=0"],
-     "k must be a positive integer"),
+     "k must be an integer >= 1"),
 ])
 def test_bad_names_exit_2_with_a_message(args, message, capsys):
     assert main(args) == 2
