@@ -1,0 +1,190 @@
+"""Every page of the built book, opened in headless Chromium as a reader meets it.
+
+Needs a built book (``make book`` or ``make book-ci``) and Debian's ``chromium`` and
+``chromium-driver``; skipped otherwise (``make test`` on a fresh clone). ``make browser-test``
+runs it. The pages are served from ``_build/html`` on 127.0.0.1 and every other host name
+fails to resolve, so a page that needs the network shows it as a console error. For each page:
+no console errors, every image loaded, every equation typeset by MathJax, no table or figure
+wider than the text column; a solution dropdown opens on click. A screenshot of each page,
+1280 px wide and full height, goes to ``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+SHOTS = HTML.parent / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WIDTH = 1280
+SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static"}
+
+
+def _pages() -> list[str]:
+    if not (HTML / "index.html").is_file():
+        return []
+    return sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+                  if not SKIP_DIRS & set(p.relative_to(HTML).parts))
+
+
+PAGES = _pages()
+pytestmark = [
+    pytest.mark.skipif(not PAGES, reason="no built book in _build/html (make book-ci)"),
+    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                       reason="needs Debian's chromium and chromium-driver"),
+]
+webdriver = pytest.importorskip("selenium.webdriver")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(_Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="book-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", f"--window-size={WIDTH},900",
+                 # the network is off: every host but the local server fails to resolve
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(browser, server, page):
+    browser.get(f"{server}/{page}")
+    for _ in range(200):
+        if browser.execute_script("return document.readyState") == "complete":
+            break
+        time.sleep(0.05)
+    return browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) {
+            done("absent"); return;
+        }
+        MathJax.startup.promise.then(() => done("typeset"), e => done("error: " + e));
+    """)
+
+
+def _screenshot(browser, page):
+    height = browser.execute_script(
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": WIDTH, "height": min(int(height), 30000), "deviceScaleFactor": 1,
+        "mobile": False})
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = page.removesuffix(".html").replace("/", "__") + ".png"
+    browser.save_screenshot(str(SHOTS / name))
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+CHECKS = """
+const article = document.querySelector("article.bd-article") || document.body;
+const column = article.getBoundingClientRect();
+const text = (() => {
+    const copy = article.cloneNode(true);
+    copy.querySelectorAll("pre, code, script, style, .highlight").forEach(e => e.remove());
+    return copy.textContent;
+})();
+const maths = [...article.querySelectorAll(".math")];
+const wide = [...article.querySelectorAll("table, img, figure")].filter(e => {
+    const box = e.getBoundingClientRect();
+    return box.width > column.width + 1 || box.right > column.right + 1;
+}).map(e => e.tagName + " " + Math.round(e.getBoundingClientRect().width) + " px: "
+           + (e.getAttribute("src") || e.textContent.slice(0, 60)));
+return {
+    images: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+                                .map(i => i.getAttribute("src")),
+    maths: maths.length,
+    untypeset: maths.filter(m => !m.querySelector("mjx-container")).length,
+    containers: document.querySelectorAll("mjx-container").length,
+    raw: ["$$", "\\\\(", "\\\\["].filter(s => text.includes(s)),
+    columnWidth: column.width,
+    wide: wide,
+};
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page(browser, server, page):
+    browser.get_log("browser")  # drop what an earlier page left
+    mathjax = _open(browser, server, page)
+    facts = browser.execute_script(CHECKS)
+    errors = [entry["message"] for entry in browser.get_log("browser")
+              if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+    _screenshot(browser, page)
+    assert not errors, errors
+    assert not facts["images"], f"images that did not load: {facts['images']}"
+    if facts["maths"]:
+        assert mathjax == "typeset", mathjax
+        assert facts["containers"] > 0 and facts["untypeset"] == 0, facts
+    assert not facts["raw"], f"TeX delimiters left in the text: {facts['raw']}"
+    assert 600 < facts["columnWidth"] < WIDTH, facts["columnWidth"]
+    assert not facts["wide"], f"wider than the {facts['columnWidth']:.0f} px column: " \
+                              f"{facts['wide']}"
+
+
+def test_no_page_loads_from_the_network():
+    for page in PAGES:
+        html = (HTML / page).read_text(encoding="utf-8")
+        for tag in ("<script src=\"http", "<script src=\"//", "rel=\"stylesheet\" href=\"http",
+                    "rel=\"stylesheet\" href=\"//"):
+            assert tag not in html, (page, tag)
+
+
+def test_solution_dropdown_opens_on_click(browser, server):
+    from selenium.webdriver.common.by import By
+
+    page = next((p for p in PAGES if 'class="solution dropdown'
+                 in (HTML / p).read_text(encoding="utf-8")), None)
+    assert page, "no page with a solution dropdown"
+    _open(browser, server, page)
+    solutions = browser.find_elements(By.CSS_SELECTOR, "div.solution.dropdown")
+    assert solutions, page
+    solution = solutions[0]
+    body = solution.find_elements(By.CSS_SELECTOR, ":scope > :not(.admonition-title)")
+    assert body and not any(e.is_displayed() for e in body), "the solution starts open"
+    # the button sphinx-togglebutton adds (the title itself holds a link to the exercise)
+    button = solution.find_element(By.CSS_SELECTOR, "button.toggle-button")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    for _ in range(40):
+        if any(e.is_displayed() for e in body):
+            break
+        time.sleep(0.05)
+    assert any(e.is_displayed() for e in body), "the solution did not open on click"

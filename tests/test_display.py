@@ -1,0 +1,60 @@
+"""The book's table formatter: headers in words, digits by meaning, no mostly-empty table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_lib import display, glossary
+
+
+def _rendered(styler):
+    return styler.to_html()
+
+
+def test_label_column_first_and_headers_in_words():
+    frame = pd.DataFrame({"model": ["baseline", "svd"], "rmse": [0.9612345, 0.9312],
+                          "paper_best_test_rmse": [0.95, 0.92],
+                          "params.protocol": ["a", "b"], "fit_seconds": [123.4, 0.456]})
+    html = _rendered(display.table(frame, label="model"))
+    assert html.index(">model<") < html.index("test RMSE")
+    for raw in ("paper_best_test_rmse", "params.protocol", "fit_seconds", ">rmse<"):
+        assert raw not in html
+    assert "0.9612" in html and "0.96123" not in html
+    assert ">123<" in html and "0.46" in html
+
+
+def test_every_report_key_has_words():
+    for key in glossary.SUMMARY_KEYS | glossary.REPORT_KEYS:
+        assert "_" not in display.header(key), key
+    assert display.header("params.n_factors") == "factors"
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("rmse", 0.912345678, "0.9123"), ("validation_rmse", 1.0, "1.0000"),
+    ("speed_ratio", 25.2345, "25.2"), ("test share", 0.2, "0.200"),
+    ("fit_seconds", 45.6, "46"), ("fit_seconds", 3.21, "3.2"),
+    ("fit_seconds", 0.0123, "0.01"), ("n_train", 80000.0, "80,000"),
+])
+def test_digits_by_meaning(key, value, shown):
+    values = pd.Series([value])
+    assert display.digits_for(key, values)(value) == shown
+
+
+def test_mostly_empty_table_is_refused_and_split():
+    frame = pd.DataFrame({"rmse": np.arange(6) / 10,
+                          "paper_best_test_rmse": [0.1] + [np.nan] * 5,
+                          "other": [np.nan] * 5 + [1.0]},
+                         index=pd.Index(list("abcdef"), name="model"))
+    dense, sparse = display.split_sparse(frame)
+    assert list(dense.columns) == ["rmse"]
+    assert list(sparse.index) == ["a", "f"]
+    with pytest.raises(ValueError, match="split"):
+        display.table(frame.assign(more=np.nan))
+    display.table(dense)
+
+
+def test_multiindex_labels_and_nan_cells_are_blank():
+    frame = pd.DataFrame({"rmse": [0.9, np.nan, 0.8]}, index=pd.MultiIndex.from_tuples(
+        [("ml-100k", "u1"), ("ml-1m", "r"), ("douban", "m")], names=["dataset", "split"]))
+    html = _rendered(display.table(frame))
+    assert "nan" not in html.lower() and ">dataset<" in html and ">split<" in html
