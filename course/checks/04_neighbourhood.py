@@ -1,0 +1,87 @@
+# Checks of chapter 4's exercises (see course/build.py for the format).
+# %% common
+import numpy as np
+import pandas as pd
+import torch
+from recsys_lib.splits import split_from_frames
+
+rng = np.random.default_rng()
+
+
+def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
+    pairs = rng.permutation(n_users * n_items)[:n]
+    users, items = pairs // n_items, pairs % n_items
+    truth = 3 + np.sin(users) + 0.7 * np.cos(items) + rng.normal(0, 0.5, n)
+    frame = pd.DataFrame({"user": users, "item": items,
+                          "rating": np.clip(np.round(truth), 1, 5)})
+    test = rng.random(n) < test_share
+    return split_from_frames("random", "r", frame[~test], frame[test], (1.0, 5.0))
+
+# %% nbr-ex-pearson public
+def test_agrees_with_recsys_lib(shrunk_pearson_np):
+    from recsys_lib.models.neighbourhood import shrunk_pearson
+    mask = (rng.random((30, 12)) < 0.5).astype(float)
+    residuals = rng.normal(0, 1, (30, 12)) * mask
+    got = np.asarray(shrunk_pearson_np(residuals, mask, 5.0))
+    ref = shrunk_pearson(torch.tensor(residuals), torch.tensor(mask), 5.0).numpy()
+    assert got.shape == (12, 12)
+    assert np.allclose(got, ref, atol=1e-5)
+
+# %% nbr-ex-pearson hidden
+def test_no_common_raters_and_no_shrinkage(shrunk_pearson_np):
+    from recsys_lib.models.neighbourhood import shrunk_pearson
+    mask = (rng.random((50, 20)) < 0.3).astype(float)
+    mask[:, 0] = 0.0          # an item nobody rated
+    mask[:25, 1] = 0.0        # items 1 and 2 share no rater
+    mask[25:, 2] = 0.0
+    residuals = rng.normal(0, 1, (50, 20)) * mask
+    for shrinkage in (0.5, 100.0):
+        got = np.asarray(shrunk_pearson_np(residuals, mask, shrinkage))
+        ref = shrunk_pearson(torch.tensor(residuals), torch.tensor(mask), shrinkage).numpy()
+        assert np.all(np.isfinite(got))
+        assert np.allclose(got, ref, atol=1e-5), shrinkage
+    assert got[1, 2] == 0 and np.all(got[0] == 0) and np.all(np.diag(got) == 0)
+
+# %% nbr-ex-offset public
+def test_small_cases(knn_offset):
+    assert np.isclose(knn_offset([0.5, 0.1, 0.9], [1.0, -2.0, 0.5], 2),
+                      (0.9 * 0.5 + 0.5 * 1.0) / 1.4)
+    assert knn_offset([-0.3, 0.0], [1.0, 2.0], 5) == 0
+    s, e = rng.normal(0, 0.5, 30), rng.normal(0, 1, 30)
+    top = np.argsort(-s)[:7]
+    w = np.clip(s[top], 0, None)
+    assert np.isclose(knn_offset(s, e, 7), w @ e[top] / w.sum())
+
+# %% nbr-ex-offset hidden
+def test_agrees_with_knn_pearson(knn_offset):
+    from recsys_lib.models import create_model
+    split = random_split()
+    k = int(rng.integers(2, 8))
+    model = create_model("knn-pearson", k=k, shrinkage=3.0, device="cpu").fit(split)
+    baseline = (model.mu_ + model.b_user_[:, None] + model.b_item_[None, :]).numpy()
+    users, items = split.test.users[:40], split.test.items[:40]
+    pred = model.predict(users, items)
+    sim, res, mask = (model.similarity_.numpy(), model.residuals_.numpy(),
+                      model.mask_.numpy())
+    for u, i, p in zip(users, items, pred):
+        rated = np.flatnonzero(mask[u] > 0)
+        offset = knn_offset(sim[i, rated], res[u, rated], k)
+        assert np.isclose(baseline[u, i] + offset, p, atol=1e-4), (u, i)
+
+# %% nbr-ex-shrink public
+def test_agrees_with_run(shrinkage_sweep):
+    from recsys_lib.training import run
+    split = random_split()
+    got = shrinkage_sweep(split, [0.0, 50.0])
+    assert sorted(got) == [0.0, 50.0]
+    ref = run("knn-pearson", "random", split, params={"shrinkage": 50.0})["rmse"]
+    assert np.isclose(got[50.0], ref)
+
+# %% nbr-ex-shrink hidden
+def test_other_values(shrinkage_sweep):
+    from recsys_lib.training import run
+    split = random_split(45, 35, 900)
+    got = shrinkage_sweep(split, [1.0, 7.0])
+    for v in (1.0, 7.0):
+        ref = run("knn-pearson", "random", split, params={"shrinkage": v})["rmse"]
+        assert np.isclose(got[v], ref), v
