@@ -1,0 +1,91 @@
+# Checks of chapter 5's exercises (see course/build.py for the format).
+# %% common
+import numpy as np
+import pandas as pd
+import torch
+from recsys_lib.splits import split_from_frames
+
+rng = np.random.default_rng()
+
+
+def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
+    pairs = rng.permutation(n_users * n_items)[:n]
+    users, items = pairs // n_items, pairs % n_items
+    truth = 3 + np.sin(users) + 0.7 * np.cos(items) + rng.normal(0, 0.5, n)
+    frame = pd.DataFrame({"user": users, "item": items,
+                          "rating": np.clip(np.round(truth), 1, 5)})
+    test = rng.random(n) < test_share
+    return split_from_frames("random", "r", frame[~test], frame[test], (1.0, 5.0))
+
+
+def reference_implicit(split, Y):
+    from recsys_lib.models._als import observed
+    from recsys_lib.models.svdpp import implicit_operator
+    op = implicit_operator(observed(split, "cpu"))
+    return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
+
+# %% svdpp-ex-term public
+def test_agrees_with_recsys_lib(implicit_sum):
+    split = random_split()
+    Y = rng.normal(0, 1, (split.n_items, 4))
+    got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
+    assert got.shape == (split.n_users, 4)
+    assert np.allclose(got, reference_implicit(split, Y), atol=1e-5)
+
+# %% svdpp-ex-term hidden
+def test_users_without_ratings(implicit_sum):
+    split = random_split(60, 25, 500, 0.5)
+    Y = rng.normal(0, 1, (split.n_items, 3))
+    got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
+    assert np.allclose(got, reference_implicit(split, Y), atol=1e-5)
+    one = np.asarray(implicit_sum(np.array([1, 1, 1, 1]), np.array([0, 1, 2, 3]), 3,
+                                  np.eye(4)))
+    assert np.allclose(one[1], 0.5) and np.all(one[[0, 2]] == 0)
+
+# %% svdpp-ex-predict public
+def test_agrees_with_svdpp(svdpp_predict):
+    from recsys_lib.models import create_model
+    split = random_split()
+    model = create_model("svdpp", n_factors=3, n_epochs=3, device="cpu").fit(split)
+    m = reference_implicit(split, model.implicit_.numpy())
+    P = model.user_factors_.numpy() - m          # the model stores z_u = p_u + m_u
+    got = svdpp_predict(model.data_.mu, model.b_user_.numpy(), model.b_item_.numpy(), P,
+                        model.item_factors_.numpy(), model.implicit_.numpy(),
+                        split.train.users, split.train.items, split.test.users,
+                        split.test.items)
+    assert np.allclose(got, model.predict(split.test.users, split.test.items), atol=1e-4)
+
+# %% svdpp-ex-predict hidden
+def test_formula_on_random_parameters(svdpp_predict):
+    n_users, n_items, k = 7, 9, 2
+    users = rng.integers(0, n_users - 1, 30)      # the last user rates nothing
+    items = rng.integers(0, n_items, 30)
+    b_u, b_i = rng.normal(0, 1, n_users), rng.normal(0, 1, n_items)
+    P, Q, Y = (rng.normal(0, 1, (n_users, k)), rng.normal(0, 1, (n_items, k)),
+               rng.normal(0, 1, (n_items, k)))
+    qu, qi = np.array([n_users - 1, 0]), np.array([3, 5])
+    got = svdpp_predict(3.0, b_u, b_i, P, Q, Y, users, items, qu, qi)
+    expected = []
+    for u, i in zip(qu, qi):
+        rated = items[users == u]
+        m = Y[rated].sum(0) / np.sqrt(max(len(rated), 1))
+        expected.append(3.0 + b_u[u] + b_i[i] + Q[i] @ (P[u] + m))
+    assert np.allclose(got, expected)
+
+# %% svdpp-ex-sweeps public
+def test_agrees_with_run(validation_curve):
+    from recsys_lib.training import run
+    split = random_split()
+    got = validation_curve(split, [1, 3], seed=2)
+    assert sorted(got) == [1, 3]
+    ref = run("svdpp", "random", split.with_validation(0.1, 2), params={"n_epochs": 3})
+    assert np.isclose(got[3], ref["rmse"])
+
+# %% svdpp-ex-sweeps hidden
+def test_never_the_test_set(validation_curve):
+    from recsys_lib.training import run
+    split = random_split(50, 40, 900)
+    got = validation_curve(split, [2], seed=5)
+    assert np.isclose(got[2], run("svdpp", "random", split.with_validation(0.1, 5),
+                                  params={"n_epochs": 2})["rmse"])
+    assert not np.isclose(got[2], run("svdpp", "random", split, params={"n_epochs": 2})["rmse"])
