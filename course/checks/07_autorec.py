@@ -1,0 +1,83 @@
+# Checks of chapter 7's exercises (see course/build.py for the format).
+# %% common
+import numpy as np
+import pandas as pd
+import torch
+from recsys_lib.splits import split_from_frames
+
+rng = np.random.default_rng()
+
+
+def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
+    pairs = rng.permutation(n_users * n_items)[:n]
+    users, items = pairs // n_items, pairs % n_items
+    truth = 3 + np.sin(users) + 0.7 * np.cos(items) + rng.normal(0, 0.5, n)
+    frame = pd.DataFrame({"user": users, "item": items,
+                          "rating": np.clip(np.round(truth), 1, 5)})
+    test = rng.random(n) < test_share
+    return split_from_frames("random", "r", frame[~test], frame[test], (1.0, 5.0))
+
+
+def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+    """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+    from recsys_lib.models.autorec import _SparseAutoRecProblem
+    mask = (rng.random((n_items, n_users)) < density).astype(float)
+    R = rng.integers(1, 6, (n_items, n_users)) * mask
+    rows, cols = np.nonzero(mask)
+    problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                    "sigmoid", "identity", (1.0, 5.0), torch.float64)
+    V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+    W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+    return problem, R, mask, V, mu, W, b
+
+# %% autorec-ex-forward public
+def test_agrees_with_recsys_lib(autorec_reconstruct):
+    problem, R, mask, V, mu, W, b = problem_and_params(12, 9, 4)
+    H = problem.hidden_layer(torch.tensor(V), torch.tensor(mu)).numpy()
+    got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
+    assert got.shape == (12, 9)
+    assert np.allclose(got, H @ W + b)
+
+# %% autorec-ex-forward hidden
+def test_empty_rows_and_shapes(autorec_reconstruct):
+    problem, R, mask, V, mu, W, b = problem_and_params(20, 15, 3, density=0.1)
+    R[0] = 0.0   # an item without ratings: its code is sigmoid(mu)
+    got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
+    assert np.allclose(got[0], (1 / (1 + np.exp(-mu))) @ W + b)
+    H = problem.hidden_layer(torch.tensor(V), torch.tensor(mu)).numpy()
+    assert np.allclose(got[1:], (H @ W + b)[1:])
+
+# %% autorec-ex-loss public
+def test_agrees_with_recsys_lib(autorec_loss):
+    problem, R, mask, V, mu, W, b = problem_and_params(10, 8, 3, reg=2.0)
+    theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
+    assert np.isclose(autorec_loss(R, mask, V, mu, W, b, 2.0), problem.loss_grad(theta)[0])
+
+# %% autorec-ex-loss hidden
+def test_missing_entries_do_not_count(autorec_loss):
+    problem, R, mask, V, mu, W, b = problem_and_params(25, 14, 5, density=0.2, reg=0.3)
+    theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
+    expected = problem.loss_grad(theta)[0]
+    assert np.isclose(autorec_loss(R, mask, V, mu, W, b, 0.3), expected)
+    assert np.isclose(autorec_loss(R, mask, V, mu, W, b, 0.0),
+                      expected - 0.15 * ((W ** 2).sum() + (V ** 2).sum()))
+
+# %% autorec-ex-reg public
+def test_agrees_with_run(reg_sweep):
+    from recsys_lib.training import run
+    split = random_split()
+    got = reg_sweep(split, [1.0], n_epochs=5, n_hidden=8)
+    ref = run("i-autorec", "random", split, params={"reg": 1.0, "n_epochs": 5,
+                                                     "n_hidden": 8})
+    assert np.isclose(got[1.0], ref["validation_rmse"])
+
+# %% autorec-ex-reg hidden
+def test_several_values(reg_sweep):
+    from recsys_lib.training import run
+    split = random_split(35, 40, 800)
+    got = reg_sweep(split, [0.5, 20.0], n_epochs=4, n_hidden=6)
+    assert sorted(got) == [0.5, 20.0]
+    for reg in (0.5, 20.0):
+        ref = run("i-autorec", "random", split, params={"reg": reg, "n_epochs": 4,
+                                                         "n_hidden": 6})
+        assert np.isclose(got[reg], ref["validation_rmse"]), reg
