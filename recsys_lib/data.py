@@ -5,77 +5,26 @@ path inside an optional local mirror), their SHA-256 hashes, a licence note and 
 turns the files into a ratings DataFrame with columns ``user``, ``item``, ``rating`` and, where
 the source has one, ``timestamp``.
 
-Files are fetched with pooch into a cache directory (``RECSYS_DATA_DIR``, default the user cache
-folder). When ``RECSYS_DATA_MIRROR`` names a directory laid out like the project's shared
-dataset folder, files are copied from there before the network is tried; either way pooch checks
-the hash before the file enters the cache, so a bad copy never lands there.
+The files are fetched and verified by :mod:`recsys_lib.cache` (the cache, then the mirror
+``RECSYS_DATA_MIRROR``, then the publisher's URL, always through the hash check).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
-import hashlib
 import io
-import logging
-import os
-import re
-import shutil
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():
-    # pooch imports tqdm.auto, which warns "IProgress not found" inside a Jupyter kernel
-    # without ipywidgets; the library never shows a notebook progress bar, so keep it quiet.
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    import pooch
-
-from .errors import (
-    DataIntegrityError,
-    DataUnavailableError,
-    InvalidRatingsError,
-    UnknownNameError,
-)
-
-log = logging.getLogger(__name__)
-pooch.get_logger().setLevel(logging.WARNING)  # recsys_lib logs its own, shorter messages
-
-DATA_DIR_ENV = "RECSYS_DATA_DIR"
-MIRROR_ENV = "RECSYS_DATA_MIRROR"
-TIMEOUT_ENV = "RECSYS_FETCH_TIMEOUT"
-DEFAULT_TIMEOUT = 30.0  # seconds without an answer before a download is given up
-NETWORK_RETRIES = 2
-LOCK_NAME = ".lock"  # beside the dataset folder: .ml-100k.lock
-#: what pooch's temporary downloads are called (tempfile.NamedTemporaryFile in the cache)
-TEMPORARY_NAME = re.compile(r"^tmp[a-z0-9_]{8}$")
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a dataset: its cache name, hash, size in bytes, mirror path and URL."""
-
-    name: str
-    sha256: str
-    size: int
-    mirror_path: str
-    url: str | None = None  # None: the file is only available from a mirror
-
-
-@dataclass(frozen=True)
-class Source:
-    """One way to obtain a dataset: a set of files and a reader turning them into ratings."""
-
-    label: str
-    files: tuple[RemoteFile, ...]
-    reader: Callable[[dict[str, Path]], pd.DataFrame]
+from . import cache
+from .cache import (  # noqa: F401  (the data API: where files are, and how long to wait)
+    DATA_DIR_ENV, MIRROR_ENV, TIMEOUT_ENV, RemoteFile, Source, data_dir, fetch_files,
+    fetch_timeout, mirror_dir, sha256_of)
+from .errors import DataIntegrityError, InvalidRatingsError, UnknownNameError
+from .validation import check_ratings_frame
 
 
 @dataclass(frozen=True)
@@ -295,266 +244,12 @@ def get_dataset(name: str) -> DatasetSpec:
             f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}") from None
 
 
-# --------------------------------------------------------------------------------------------
-# Fetching
-
-
-def data_dir() -> Path:
-    """The cache directory: ``$RECSYS_DATA_DIR`` or the user cache folder."""
-    return Path(os.environ.get(DATA_DIR_ENV) or pooch.os_cache("recsys_lib")).expanduser()
-
-
-def mirror_dir() -> Path | None:
-    """The mirror directory named by ``$RECSYS_DATA_MIRROR``, or None."""
-    value = os.environ.get(MIRROR_ENV)
-    return Path(value).expanduser() if value else None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class _CheckedDownload:
-    """Wraps a pooch downloader and records the size and hash of what it wrote.
-
-    Pooch checks the hash and deletes a bad download; this wrapper keeps the facts needed to
-    say what was wrong with it (actual hash, truncated size).
-    """
-
-    def __init__(self, inner: Callable) -> None:
-        self.inner = inner
-        self.last_size: int | None = None
-        self.last_sha256: str | None = None
-
-    def __call__(self, url, output_file, pooch_obj, check_only=False):
-        self.inner(url, output_file, pooch_obj)
-        self.last_size = Path(output_file).stat().st_size
-        self.last_sha256 = sha256_of(Path(output_file))
-
-
-def _copy_from(source_path: Path) -> Callable:
-    def copy(url, output_file, pooch_obj):
-        shutil.copyfile(source_path, output_file)
-    return copy
-
-
-def fetch_timeout() -> float:
-    """Seconds to wait for an answer from a server: ``$RECSYS_FETCH_TIMEOUT`` or 30."""
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and np.isfinite(value)):
-        raise DataUnavailableError(f"${TIMEOUT_ENV} must be a positive number of seconds, "
-                                   f"got {text!r}")
-    return value
-
-
-class _PatientDownload:
-    """pooch's HTTP downloader that says what it waits for and gives up after ``timeout``
-    seconds without an answer (connect or read), without retrying a stalled server."""
-
-    def __init__(self, progressbar: bool, timeout: float) -> None:
-        self.timeout = timeout
-        self.inner = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
-
-    def __call__(self, url, output_file, pooch_obj, check_only=False):
-        import requests
-
-        log.info("downloading %s (waiting at most %g s for an answer; $%s)", url, self.timeout,
-                 TIMEOUT_ENV)
-        try:
-            return self.inner(url, output_file, pooch_obj)
-        except requests.Timeout:
-            raise DataUnavailableError(
-                f"no answer from {url} within {self.timeout:g} s (the server accepted the "
-                f"connection or the network is stalled); set ${TIMEOUT_ENV} to wait longer"
-            ) from None
-
-
-def _mismatch_message(remote: RemoteFile, origin: str, size: int | None, sha: str | None) -> str:
-    message = (f"{remote.name} from {origin}: SHA-256 mismatch, expected {remote.sha256}, "
-               f"got {sha}")
-    if size is not None and size != remote.size:
-        kind = "truncated" if size < remote.size else "larger than expected"
-        message += f"; {size:,} bytes where {remote.size:,} were expected ({kind})"
-    return message + ". The bad copy was deleted; nothing was written to the cache."
-
-
-def _retrieve(remote: RemoteFile, cache: Path, origin: str, downloader: Callable,
-              retries: int) -> Path:
-    """Copy or download ``remote`` into ``cache`` through pooch's hash check."""
-    checked = _CheckedDownload(downloader)
-    fetcher = pooch.create(path=cache, base_url="", retry_if_failed=retries,
-                           registry={remote.name: f"sha256:{remote.sha256}"},
-                           urls={remote.name: origin})
-    log.info("fetching %s from %s", remote.name, origin)
-    try:
-        return Path(fetcher.fetch(remote.name, downloader=checked))
-    except ValueError as exc:
-        if checked.last_sha256 is None:
-            raise
-        raise DataIntegrityError(
-            _mismatch_message(remote, origin, checked.last_size, checked.last_sha256)) from exc
-
-
-def _valid_cached(cache: Path, remote: RemoteFile) -> bool:
-    """True if the cached copy exists with the right hash; a corrupt copy is removed.
-
-    A directory or other non-file where the file belongs, or a file that cannot be read or
-    removed, is explained (DataIntegrityError) rather than touched.
-    """
-    path = cache / remote.name
-    if not os.path.lexists(path):
-        return False
-    if not path.is_file():
-        kind = "a directory" if path.is_dir() else "not a regular file (or a broken link)"
-        raise DataIntegrityError(f"the cache expects the file {remote.name} at {path}, but "
-                                 f"that is {kind}; move it away and fetch again")
-    try:
-        actual = sha256_of(path)
-    except OSError as exc:
-        raise DataIntegrityError(f"cannot read the cached file {path} ({exc.strerror or exc});"
-                                 " fix its permissions or delete it") from None
-    if actual == remote.sha256:
-        return True
-    log.warning("removing corrupt cached file %s: SHA-256 %s, expected %s", path, actual,
-                remote.sha256)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise DataIntegrityError(f"the cached file {path} is corrupt (SHA-256 {actual}) and "
-                                 f"cannot be removed ({exc.strerror or exc}); delete it by "
-                                 "hand") from None
-    return False
-
-
-def _clean_temporaries(cache: Path) -> None:
-    """Remove pooch temporary files left by killed fetches (call with the cache lock held)."""
-    for path in cache.iterdir():
-        if TEMPORARY_NAME.match(path.name) and path.is_file() and not path.is_symlink():
-            with contextlib.suppress(OSError):
-                path.unlink()
-                log.info("removed %s, left by an interrupted fetch", path)
-
-
-@contextlib.contextmanager
-def _cache_lock(cache: Path):
-    """Hold an exclusive lock on the dataset's cache folder; yields True, or False when the
-    folder cannot be written (a read-only cache still serves files that are valid)."""
-    if cache.exists() and not cache.is_dir():
-        raise DataUnavailableError(f"the cache folder {cache} is not a directory; move it away "
-                                   f"or set ${DATA_DIR_ENV} to another folder")
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        lock = cache.parent / f".{cache.name}{LOCK_NAME}"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
-            raise DataUnavailableError(f"cannot use the cache folder {cache}: "
-                                       f"{exc.strerror or exc}") from None
-        yield False
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        writable = os.access(cache, os.W_OK | os.X_OK)
-        if writable:
-            _clean_temporaries(cache)
-        yield writable
-    finally:
-        os.close(fd)
-
-
-def _unwritable(cache: Path) -> DataUnavailableError:
-    return DataUnavailableError(f"the cache folder {cache} is not writable and holds no valid "
-                                f"copy; make it writable or set ${DATA_DIR_ENV} to another folder")
-
-
-def _check_mirror_size(remote: RemoteFile, origin: Path) -> None:
-    """Refuse a mirror file of the wrong size before copying a byte of it."""
-    size = origin.stat().st_size
-    if size != remote.size:
-        kind = "truncated" if size < remote.size else "larger than expected"
-        raise DataIntegrityError(
-            f"{remote.name} from {origin}: not copied: expected {remote.sha256} of "
-            f"{remote.size:,} bytes, found {size:,} bytes ({kind}); replace the mirror copy")
-
-
 def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDataset:
-    """Make the files of a dataset available locally, verified, and say which source they are.
-
-    Order: a valid cached copy of any source; the mirror (``$RECSYS_DATA_MIRROR``); the
-    publisher's URL. Raises :class:`DataIntegrityError` for a copy with the wrong hash and
-    :class:`DataUnavailableError` (listing what was tried) when no source can be obtained.
-    """
+    """The verified local files of a dataset (:func:`recsys_lib.cache.fetch_files`): a valid
+    cached copy of any source, else the mirror, else the publisher's URL."""
     spec = get_dataset(dataset) if isinstance(dataset, str) else dataset
-    cache = data_dir() / spec.name
-    with _cache_lock(cache) as writable:  # one process at a time checks and repairs
-        return _fetch_locked(spec, cache, writable, progressbar)
-
-
-def _fetch_locked(spec: DatasetSpec, cache: Path, writable: bool, progressbar: bool
-                  ) -> FetchedDataset:
-    for source in spec.sources:
-        if all(_valid_cached(cache, remote) for remote in source.files):
-            return FetchedDataset(spec, source, {f.name: cache / f.name for f in source.files})
-    if not writable:
-        raise _unwritable(cache)
-
-    tried: list[str] = []
-    mirror = mirror_dir()
-    if mirror is None:
-        tried.append(f"no mirror (${MIRROR_ENV} is not set)")
-    else:
-        for source in spec.sources:
-            missing = [f.mirror_path for f in source.files
-                       if not (mirror / f.mirror_path).is_file()]
-            if missing:
-                tried.append(f"mirror {mirror} has no {', '.join(missing)}")
-                continue
-            paths = {}
-            for f in source.files:
-                origin = mirror / f.mirror_path
-                try:
-                    _check_mirror_size(f, origin)
-                    paths[f.name] = _retrieve(f, cache, str(origin), _copy_from(origin),
-                                              retries=0)
-                except (PermissionError, IsADirectoryError) as exc:
-                    raise DataUnavailableError(
-                        f"cannot copy {origin} into {cache}: {exc.strerror or exc}") from None
-            return FetchedDataset(spec, source, paths)
-
-    import requests  # pooch's own dependency; only its exception types are used here
-
-    for source in spec.sources:
-        if any(f.url is None for f in source.files):
-            tried.append(f"{source.label}: mirror only, no download URL")
-            continue
-        try:
-            paths = {f.name: _retrieve(f, cache, f.url,
-                                       _PatientDownload(progressbar, fetch_timeout()),
-                                       retries=NETWORK_RETRIES)
-                     for f in source.files}
-        except requests.RequestException as exc:
-            tried.append(f"download of {source.label} failed: {type(exc).__name__}: {exc}")
-            continue
-        except DataUnavailableError as exc:
-            tried.append(f"download of {source.label} failed: {exc}")
-            continue
-        except (PermissionError, IsADirectoryError) as exc:
-            raise DataUnavailableError(f"cannot write the download into {cache}: "
-                                       f"{exc.strerror or exc}") from None
-        return FetchedDataset(spec, source, paths)
-    raise DataUnavailableError(f"dataset {spec.name!r} is not available: " + "; ".join(tried))
+    source, paths = fetch_files(spec.name, spec.sources, progressbar=progressbar)
+    return FetchedDataset(spec, source, paths)
 
 
 def load_ratings(dataset: str | DatasetSpec) -> pd.DataFrame:
@@ -569,86 +264,6 @@ def validate_ratings(ratings: pd.DataFrame, spec: DatasetSpec) -> None:
         raise InvalidRatingsError(f"{spec.name}: the ratings file holds no ratings")
 
 
-def check_rating_scale(rating_scale, label: str) -> tuple[float, float]:
-    """``(low, high)`` as floats when both are finite and low < high; InvalidRatingsError
-    otherwise (a reversed scale would clip every prediction to the wrong end)."""
-    try:
-        low, high = (float(v) for v in rating_scale)
-    except (TypeError, ValueError):
-        raise InvalidRatingsError(f"{label}: the rating scale must be two numbers (low, high), "
-                                  f"got {rating_scale!r}") from None
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise InvalidRatingsError(f"{label}: the rating scale ({low:g}, {high:g}) must be two "
-                                  "finite numbers with low < high")
-    return low, high
-
-
-def _examples(frame: pd.DataFrame, bad: np.ndarray) -> list:
-    return frame.loc[bad].head(3).to_dict("records")
-
-
-def _check_ids(frame: pd.DataFrame, column: str, label: str) -> None:
-    ids = frame[column]
-    missing = ids.isna().to_numpy()
-    if missing.any():
-        raise InvalidRatingsError(f"{label}: {int(missing.sum())} of {len(ids)} rows have no "
-                                  f"{column} id (NaN or None), for example "
-                                  f"{_examples(frame, missing)}")
-    if ids.dtype == bool:
-        raise InvalidRatingsError(f"{label}: the {column} ids are booleans, not ids")
-    if ids.dtype == object:
-        kinds = ids.map(lambda v: "text" if isinstance(v, str) else
-                        "number" if isinstance(v, (int, float, np.number))
-                        and not isinstance(v, (bool, np.bool_)) else type(v).__name__)
-        counts = kinds.value_counts()
-        if len(counts) > 1:
-            odd = (kinds != counts.index[0]).to_numpy()
-            mix = ", ".join(f"{n} {k}" for k, n in counts.items())
-            raise InvalidRatingsError(
-                f"{label}: the {column} ids mix types ({mix}); {int(odd.sum())} rows differ "
-                f"from the rest, for example {_examples(frame, odd)}")
-
-
-def check_ratings_frame(frame: pd.DataFrame, rating_scale, label: str) -> None:
-    """Check a ratings frame at the door; InvalidRatingsError counts the offending rows.
-
-    Columns user, item, rating must exist; ids must be present (no NaN) and of one kind
-    (all numbers or all text); ratings must be numbers, finite and on ``rating_scale``
-    (low, high), which itself must satisfy low < high.
-    """
-    low, high = check_rating_scale(rating_scale, label)
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidRatingsError(f"{label}: ratings must be a DataFrame with columns user, "
-                                  f"item, rating, got {type(frame).__name__}")
-    missing = {"user", "item", "rating"} - set(frame.columns)
-    if missing:
-        raise InvalidRatingsError(f"{label}: ratings lack the columns {sorted(missing)}")
-    for column in ("user", "item"):
-        _check_ids(frame, column, label)
-    raw = frame["rating"]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    not_number = np.isnan(values) & raw.notna().to_numpy()
-    if not_number.any():
-        raise InvalidRatingsError(f"{label}: {int(not_number.sum())} ratings are not numbers, "
-                                  f"for example {_examples(frame, not_number)}")
-    bad = ~((values >= low) & (values <= high))  # NaN and infinity count as bad
-    if bad.any():
-        n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
-        raise InvalidRatingsError(
-            f"{label}: {int(bad.sum())} ratings are off the declared scale [{low:g}, {high:g}] "
-            f"or missing ({n_nan} NaN, {n_inf} infinite, {int(bad.sum()) - n_nan - n_inf} "
-            f"outside), for example {_examples(frame, bad)}")
-
-
 def cache_state(spec: DatasetSpec) -> str:
-    """A short description of where the dataset's files are (without hashing or copying)."""
-    cache = data_dir() / spec.name
-    for source in spec.sources:
-        if all((cache / f.name).is_file() for f in source.files):
-            return f"cached ({source.label})"
-    mirror = mirror_dir()
-    if mirror is not None:
-        for source in spec.sources:
-            if all((mirror / f.mirror_path).is_file() for f in source.files):
-                return f"in mirror ({source.label})"
-    return "not cached"
+    """Where the dataset's files are: cached, in the mirror or not at hand."""
+    return cache.cache_state(spec.name, spec.sources)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .splits import Ratings, Split
+from .splits import Ratings, Split  # noqa: F401  (Ratings: in TrainFunction)
 
 #: ``selected_by`` values
 BY_VALIDATION_REFIT = "validation, refit"
@@ -75,7 +75,7 @@ def end_epoch(curve: list, point: dict, tracker: BestEpoch | None,
 #: ``train(data, validation, n_epochs, tracker) -> curve``: train on ``data.train`` for up to
 #: ``n_epochs`` epochs; with a ``validation`` part, score it after each scored epoch through
 #: ``tracker.update``, stop when ``tracker.stop`` and end with the tracked best parameters.
-TrainFunction = Callable[[Split, "Ratings | None", int, "BestEpoch | None"], list]
+TrainFunction = Callable[[Split, "Ratings | None", int, "BestEpoch | None"], list]  # noqa
 
 
 def choose_then_refit(split: Split, train: TrainFunction, *, n_epochs: int,

@@ -1,10 +1,12 @@
-"""Checks of what a user hands to a fitted model: index arrays for ``predict``."""
+"""Checks of what a user hands the library, made once at the door: rating frames and scales
+(where a split is built or a dataset read) and index arrays (every model's ``predict``)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from .errors import InvalidIndexError
+from .errors import InvalidIndexError, InvalidRatingsError
 
 
 def _as_index_array(label: str, values) -> np.ndarray:
@@ -55,3 +57,74 @@ def check_indices(model_size: tuple[int, int], users, items) -> tuple[np.ndarray
             raise InvalidIndexError(f"{label} indices must lie in [0, {size}); got "
                                     f"[{values.min()}, {values.max()}]")
     return users, items
+
+
+def check_rating_scale(rating_scale, label: str) -> tuple[float, float]:
+    """``(low, high)`` as floats when both are finite and low < high; InvalidRatingsError
+    otherwise (a reversed scale would clip every prediction to the wrong end)."""
+    try:
+        low, high = (float(v) for v in rating_scale)
+    except (TypeError, ValueError):
+        raise InvalidRatingsError(f"{label}: the rating scale must be two numbers (low, high), "
+                                  f"got {rating_scale!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InvalidRatingsError(f"{label}: the rating scale ({low:g}, {high:g}) must be two "
+                                  "finite numbers with low < high")
+    return low, high
+
+
+def _examples(frame: pd.DataFrame, bad: np.ndarray) -> list:
+    return frame.loc[bad].head(3).to_dict("records")
+
+
+def _check_ids(frame: pd.DataFrame, column: str, label: str) -> None:
+    ids = frame[column]
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise InvalidRatingsError(f"{label}: {int(missing.sum())} of {len(ids)} rows have no "
+                                  f"{column} id (NaN or None), for example "
+                                  f"{_examples(frame, missing)}")
+    if ids.dtype == bool:
+        raise InvalidRatingsError(f"{label}: the {column} ids are booleans, not ids")
+    if ids.dtype == object:
+        kinds = ids.map(lambda v: "text" if isinstance(v, str) else
+                        "number" if isinstance(v, (int, float, np.number))
+                        and not isinstance(v, (bool, np.bool_)) else type(v).__name__)
+        counts = kinds.value_counts()
+        if len(counts) > 1:
+            odd = (kinds != counts.index[0]).to_numpy()
+            mix = ", ".join(f"{n} {k}" for k, n in counts.items())
+            raise InvalidRatingsError(
+                f"{label}: the {column} ids mix types ({mix}); {int(odd.sum())} rows differ "
+                f"from the rest, for example {_examples(frame, odd)}")
+
+
+def check_ratings_frame(frame: pd.DataFrame, rating_scale, label: str) -> None:
+    """Check a ratings frame at the door; InvalidRatingsError counts the offending rows.
+
+    Columns user, item, rating must exist; ids must be present (no NaN) and of one kind
+    (all numbers or all text); ratings must be numbers, finite and on ``rating_scale``
+    (low, high), which itself must satisfy low < high.
+    """
+    low, high = check_rating_scale(rating_scale, label)
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidRatingsError(f"{label}: ratings must be a DataFrame with columns user, "
+                                  f"item, rating, got {type(frame).__name__}")
+    missing = {"user", "item", "rating"} - set(frame.columns)
+    if missing:
+        raise InvalidRatingsError(f"{label}: ratings lack the columns {sorted(missing)}")
+    for column in ("user", "item"):
+        _check_ids(frame, column, label)
+    raw = frame["rating"]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    not_number = np.isnan(values) & raw.notna().to_numpy()
+    if not_number.any():
+        raise InvalidRatingsError(f"{label}: {int(not_number.sum())} ratings are not numbers, "
+                                  f"for example {_examples(frame, not_number)}")
+    bad = ~((values >= low) & (values <= high))  # NaN and infinity count as bad
+    if bad.any():
+        n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+        raise InvalidRatingsError(
+            f"{label}: {int(bad.sum())} ratings are off the declared scale [{low:g}, {high:g}] "
+            f"or missing ({n_nan} NaN, {n_inf} infinite, {int(bad.sum()) - n_nan - n_inf} "
+            f"outside), for example {_examples(frame, bad)}")

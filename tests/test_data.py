@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_lib import data
+from recsys_lib import cache, data
 from recsys_lib.data import DatasetSpec, RemoteFile, Source
 from recsys_lib.errors import (
     DataIntegrityError,
@@ -75,7 +75,7 @@ def http_server(tmp_path):
 @pytest.fixture
 def no_mirror(monkeypatch):
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
-    monkeypatch.setattr(data, "NETWORK_RETRIES", 0)
+    monkeypatch.setattr(cache, "NETWORK_RETRIES", 0)
 
 
 def _closed_port_url() -> str:
@@ -175,7 +175,7 @@ def test_mirror_without_the_file_and_no_network(tmp_path, tmp_cache, monkeypatch
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setenv(data.MIRROR_ENV, str(mirror))
-    monkeypatch.setattr(data, "NETWORK_RETRIES", 0)
+    monkeypatch.setattr(cache, "NETWORK_RETRIES", 0)
     with pytest.raises(DataUnavailableError, match=r"mirror .* has no small/small\.zip") as error:
         data.fetch(small_spec(_closed_port_url()))
     assert "download of test zip failed" in str(error.value)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_lib import data
+from recsys_lib import cache, data
 from recsys_lib.data import DatasetSpec, RemoteFile, Source
 from recsys_lib.errors import (
     DataIntegrityError,
@@ -234,7 +234,7 @@ def test_oversized_mirror_file_is_refused_before_copying(mirror, monkeypatch, tm
     def no_copy(*args, **kwargs):
         raise AssertionError("the mirror file was copied before its size was checked")
 
-    monkeypatch.setattr(data.shutil, "copyfile", no_copy)
+    monkeypatch.setattr(cache.shutil, "copyfile", no_copy)
     with pytest.raises(DataIntegrityError, match=r"not copied: .* \(larger than expected\)"):
         data.fetch(_spec(SMALL))
     assert not (tmp_path / "cache" / "rel-test" / "rel.zip").exists()
@@ -293,7 +293,7 @@ def test_stalled_server_is_reported_within_the_timeout(tmp_path, monkeypatch, ca
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(data.TIMEOUT_ENV, "1.5")
-    caplog.set_level("INFO", logger="recsys_lib.data")
+    caplog.set_level("INFO", logger="recsys_lib.cache")
     start = time.monotonic()
     try:
         with pytest.raises(DataUnavailableError, match=f"no answer from {url} within 1.5 s"):
