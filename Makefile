@@ -1,6 +1,8 @@
 # make book: create .venv, install everything, build the book to _build/html (all notebooks run)
 # make test: unit tests plus every chapter notebook through nbval
 # make book-ci: the strict build CI runs (warnings are errors, no execution cache)
+# make browser-test: every page of the built book in headless Chromium (needs Debian's
+#   chromium and chromium-driver; screenshots in _build/screenshots/)
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +15,7 @@ export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: install data book book-ci test clean
+.PHONY: install data book book-ci test browser-test clean
 
 install: $(STAMP)
 
@@ -47,6 +49,14 @@ book-ci: $(STAMP) data
 # fight over the two cores.
 test: $(STAMP) data
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax
+
+# Run after make book or make book-ci; the network stays off for the browser.
+browser-test: $(STAMP)
+	@test -f _build/html/index.html || { echo "no built book: run make book-ci first"; exit 2; }
+	@command -v chromium >/dev/null && test -x /usr/bin/chromedriver || { \
+	  echo "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"; \
+	  exit 2; }
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
 
 clean:
 	rm -rf _build
