@@ -111,3 +111,13 @@ def test_set_params_with_a_valid_value_changes_the_fit(tiny_split):
     assert model.n_epochs == 1
     model.fit(tiny_split)
     assert model.predict(np.array([0]), np.array([0])).shape == (1,)
+
+
+def test_models_command_shows_module_and_chapter(capsys):
+    from recsys_lib.cli import main
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, cls in MODELS.items():
+        row = next(line for line in lines if line.split()[0] == name)
+        assert cls.__module__ in row and cls.chapter in row, row
