@@ -58,5 +58,21 @@ browser-test: $(STAMP)
 	  exit 2; }
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
 
+# The course edition (course/build.py): student notebooks without solutions in
+# _build/course/student, solutions, hidden checks and rubrics in _build/course/instructor.
+COURSE_STAMP := $(VENV)/.course-installed
+.PHONY: course course-check
+$(COURSE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[course]"
+	touch $(COURSE_STAMP)
+
+course: $(COURSE_STAMP)
+	$(BIN)/python course/build.py --out _build/course
+
+# Grades the instructor notebooks (full marks) and the blank student notebooks (zero) with
+# otter run, no Docker; the last line printed is a JSON summary.
+course-check: course data
+	OMP_NUM_THREADS=1 $(BIN)/python course/check.py --course _build/course --jobs 2
+
 clean:
 	rm -rf _build

@@ -338,7 +338,7 @@ def main() -> None:
     args = parser.parse_args()
     chapters = ([CHAPTERS / f"{c}.md" for c in args.chapters] if args.chapters
                 else sorted(p for p in CHAPTERS.glob("[0-9][0-9]_*.md")))
-    questions = build(args.out, chapters)
+    questions = build(args.out.resolve(), chapters)
     auto = sum(q["kind"] != "short" for q in questions)
     print(f"course: {len(chapters)} chapters, {len(questions)} exercises "
           f"({auto} auto-graded) in {args.out}")

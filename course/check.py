@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--course", type=Path, default=ROOT / "_build" / "course")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    args.course = args.course.resolve()
     start = time.time()
     chapters = sorted(p.name for p in (args.course / "student").iterdir() if p.is_dir())
     work = Path(tempfile.mkdtemp(prefix="course-check-"))

@@ -24,8 +24,11 @@ def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
     mask = (rng.random((n_items, n_users)) < density).astype(float)
     R = rng.integers(1, 6, (n_items, n_users)) * mask
     rows, cols = np.nonzero(mask)
+    import inspect
+    extra = ({"device": torch.device("cpu")}
+             if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
     problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                    "sigmoid", "identity", (1.0, 5.0), torch.float64)
+                                    "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
     V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
     W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
     return problem, R, mask, V, mu, W, b
