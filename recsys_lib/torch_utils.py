@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy.optimize import minimize
+from torch.optim.lbfgs import _strong_wolfe
 
 from .errors import TrainingDivergedError
 
@@ -111,6 +112,77 @@ def minimize_lbfgs_b(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: 
                       options={"maxiter": max_iter, "maxcor": history, **options})
     return result.x, {"iterations": int(result.nit), "evaluations": evaluations,
                       "final_loss": float(result.fun), "message": str(result.message)}
+
+
+def minimize_lbfgs_torch(value_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
+                         x: torch.Tensor, max_iter: int, history: int = 10, c1: float = 1e-3,
+                         c2: float = 0.9, max_ls: int = 25,
+                         check: Callable[[float, str], float] | None = None,
+                         callback: Callable[[torch.Tensor], bool] | None = None):
+    """L-BFGS (memory ``history``) with a strong-Wolfe line search, entirely in torch, so it
+    runs where ``x`` lives (a GPU included); ``value_and_grad(x) -> (loss, gradient)``.
+
+    Mirrors L-BFGS-B without bounds: the first step has length 1 (``t = 1/||g||_2`` along
+    ``-g``), later steps start at ``t = 1`` along the two-loop direction with the usual
+    ``s.y / y.y`` initial Hessian scaling; pairs with ``s.y <= eps * y.y`` are skipped; it
+    stops on scipy's relative-decrease rule or when ``callback(x)`` (called after every
+    iteration) returns True. Returns ``(x, f, n_evals)``.
+    """
+    evals = 0
+
+    def obj(x0, t, d):
+        nonlocal evals
+        evals += 1
+        f, g = value_and_grad(x0 + t * d)
+        if check is not None:
+            check(f, f"function evaluation {evals} of an L-BFGS epoch")
+        return f, g
+
+    f, g = value_and_grad(x)
+    evals += 1
+    if check is not None:
+        check(f, "the first evaluation of an L-BFGS epoch")
+    s_list, y_list, rho_list = [], [], []
+    for _ in range(max_iter):
+        if not s_list:
+            d = -g
+            t = 1.0 / max(float(g.norm()), 1e-30)
+        else:
+            q = -g
+            alphas = []
+            for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rho_list)):
+                a = rho * float(s.dot(q))
+                alphas.append(a)
+                q.add_(y, alpha=-a)
+            y_last = y_list[-1]
+            q.mul_(float(s_list[-1].dot(y_last)) / float(y_last.dot(y_last)))
+            for (s, y, rho), a in zip(zip(s_list, y_list, rho_list), reversed(alphas)):
+                b = rho * float(y.dot(q))
+                q.add_(s, alpha=a - b)
+            d = q
+            t = 1.0
+        gtd = float(g.dot(d))
+        if not gtd < 0:  # not a descent direction (numerically): restart from steepest descent
+            if s_list:
+                s_list, y_list, rho_list = [], [], []
+                continue
+            break
+        f_new, g_new, t, _ = _strong_wolfe(obj, x, t, d, f, g, gtd, c1=c1, c2=c2,
+                                           tolerance_change=1e-12, max_ls=max_ls)
+        step = d.mul(t)
+        y = g_new - g
+        ys = float(y.dot(step))
+        if ys > 1e-10 * float(y.dot(y)):
+            if len(s_list) == history:
+                s_list.pop(0), y_list.pop(0), rho_list.pop(0)
+            s_list.append(step), y_list.append(y), rho_list.append(1.0 / ys)
+        x = x + step
+        f_old, f, g = f, float(f_new), g_new
+        if abs(f_old - f) <= 2.2e-9 * max(abs(f_old), abs(f), 1.0):  # scipy's factr=1e7 rule
+            break
+        if callback is not None and callback(x):
+            break
+    return x.detach(), f, evals
 
 
 def snapshot_of(module: torch.nn.Module) -> Callable[[], dict]:

@@ -10,8 +10,11 @@ full batch, with L-BFGS. The loss and its gradient are computed by hand with spa
 products: the encoder only touches the observed ratings (a sparse times dense product) and the
 decoder output is only needed at the observed entries (a sampled dense-dense product), so one
 function and gradient evaluation on ML-1M costs a few GFLOP instead of the ~130 GFLOP of the
-dense formulation. The optimiser is scipy's L-BFGS-B on a float64 flat parameter vector; one
-L-BFGS iteration counts as one epoch (``n_epochs``).
+dense formulation. The optimiser is scipy's L-BFGS-B on a float64 flat parameter vector
+(``optimizer="scipy"``, on the CPU), or the same L-BFGS written in torch
+(``optimizer="torch"``), which keeps everything on the model's ``device`` (a GPU on Colab);
+``optimizer=None`` picks torch on a GPU and scipy otherwise. One L-BFGS iteration counts as
+one epoch (``n_epochs``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import torch
 
 from ..errors import InvalidParameterError
 from ..metrics import rmse
-from ..params import COMMON, Bool, Choice, Fraction, Int, Real
+from ..params import TORCH, Bool, Choice, Fraction, Int, Param, Real
 from ..selection import BestEpoch, fit_with_selection
 from ..splits import Split
-from ..torch_utils import csr, csr_layout, glorot_limit, minimize_lbfgs_b, quiet_sparse
+from ..torch_utils import (check_finite, csr, csr_layout, glorot_limit, minimize_lbfgs_b,
+                           minimize_lbfgs_torch, pick_device, quiet_sparse)
 from . import register
 from .base import RatingModel, check_indices
 
@@ -45,25 +49,28 @@ class _SparseAutoRecProblem:
     """
 
     def __init__(self, rows, cols, values, n_rows, n_cols, hidden, reg, hidden_act,
-                 output_act, rating_scale, dtype):
+                 output_act, rating_scale, dtype, device):
         self.n_rows, self.n_cols, self.hidden, self.reg = n_rows, n_cols, hidden, reg
         self.hidden_act, self.output_act = hidden_act, output_act
         self.low, self.high = rating_scale
-        self.dtype = dtype
+        self.dtype, self.device = dtype, device
         order, crow, col = csr_layout(rows, cols, n_rows)
         rows, cols, values = rows[order], cols[order], values[order]
-        self.crow, self.col = torch.from_numpy(crow), torch.from_numpy(col)
-        self.targets = torch.from_numpy(values).to(dtype)
+        self.crow = torch.from_numpy(crow).to(device)
+        self.col = torch.from_numpy(col).to(device)
+        self.targets = torch.from_numpy(values).to(device, dtype)
         self.X = csr(self.crow, self.col, self.targets, (n_rows, n_cols))
         # The transpose, with the permutation that maps CSR values to transposed CSR order.
         order_t, crow_t, col_t = csr_layout(cols, rows, n_cols)
-        self.perm_t = torch.from_numpy(order_t)
-        self.crow_t, self.col_t = torch.from_numpy(crow_t), torch.from_numpy(col_t)
+        self.perm_t = torch.from_numpy(order_t).to(device)
+        self.crow_t = torch.from_numpy(crow_t).to(device)
+        self.col_t = torch.from_numpy(col_t).to(device)
         self.XT = csr(self.crow_t, self.col_t, self.X.values()[self.perm_t], (n_cols, n_rows))
         self.sizes = [n_cols * hidden, hidden, hidden * n_cols, n_cols]
 
-    def unpack(self, theta: np.ndarray):
-        flat = torch.from_numpy(theta).to(self.dtype)
+    def unpack(self, theta):
+        """Views V, mu, W, b of a flat parameter vector (numpy or torch)."""
+        flat = torch.as_tensor(theta).to(self.device, self.dtype)
         V, mu, W, b = torch.split(flat, self.sizes)
         return (V.view(self.n_cols, self.hidden), mu, W.view(self.hidden, self.n_cols), b)
 
@@ -79,6 +86,12 @@ class _SparseAutoRecProblem:
         return raw
 
     def loss_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Loss and float64 gradient at a numpy vector (scipy's interface)."""
+        loss, grad = self.loss_grad_tensor(theta)
+        return loss, grad.double().cpu().numpy()
+
+    def loss_grad_tensor(self, theta) -> tuple[float, torch.Tensor]:
+        """Loss and gradient (a tensor on the model's device) at ``theta``."""
         V, mu, W, b = self.unpack(theta)
         H = self.hidden_layer(V, mu)
         pattern = csr(self.crow, self.col, b[self.col],  # the output bias, per entry
@@ -97,13 +110,13 @@ class _SparseAutoRecProblem:
         ET = csr(self.crow_t, self.col_t, d[self.perm_t], (self.n_cols, self.n_rows))
         with quiet_sparse():
             dW = torch.sparse.mm(ET, H).T + self.reg * W
-            db = torch.zeros(self.n_cols, dtype=self.dtype).index_add_(0, self.col, d)
+            db = torch.zeros(self.n_cols, dtype=self.dtype, device=self.device).index_add_(
+                0, self.col, d)
             dH = torch.sparse.mm(E, W.T.contiguous())
             dZ = dH * H * (1 - H) if self.hidden_act == "sigmoid" else dH
             dV = torch.sparse.mm(self.XT, dZ) + self.reg * V
         dmu = dZ.sum(0)
-        grad = torch.cat([dV.reshape(-1), dmu, dW.reshape(-1), db]).double().numpy()
-        return loss, grad
+        return loss, torch.cat([dV.reshape(-1), dmu, dW.reshape(-1), db])
 
     def init_theta(self, seed: int, bias: float, init: str) -> np.ndarray:
         """Starting parameters. ``"glorot"``: weights Glorot-uniform, hidden biases 0, output
@@ -134,7 +147,8 @@ class _AutoRec(RatingModel):
     item_based = True
     #: validated weight decay per dataset; "*" for datasets without a validated value
     DEFAULT_REG: dict[str, float] = {}
-    PARAMS = {**COMMON, "n_hidden": Int(), "reg": Real(none=True), "n_epochs": Int(),
+    PARAMS = {**TORCH, "optimizer": Param("choice", choices=("scipy", "torch"), none=True),
+              "n_hidden": Int(), "reg": Real(none=True), "n_epochs": Int(),
               "hidden_act": Choice(*ACTIVATIONS), "output_act": Choice(*ACTIVATIONS),
               "default_rating": Real(None), "validation_fraction": Fraction(low_open=False),
               "patience": Int(), "refit": Bool(), "curve_every": Int(0),
@@ -146,7 +160,8 @@ class _AutoRec(RatingModel):
                  hidden_act: str = "sigmoid", output_act: str = "identity",
                  default_rating: float = 3.0, validation_fraction: float = 0.1,
                  patience: int = 5, refit: bool = True, curve_every: int = 10,
-                 init: str = "authors", dtype: str = "float32", seed: int = 0) -> None:
+                 init: str = "authors", dtype: str = "float32", optimizer: str | None = None,
+                 seed: int = 0, device: str | None = None) -> None:
         self._init(locals())
 
     def _check_together(self, params: dict) -> None:
@@ -163,13 +178,15 @@ class _AutoRec(RatingModel):
         iterations) unless ``validation_fraction`` is 0. The test set is only ever reported."""
         self.shape_ = (split.n_users, split.n_items)
         self.rating_scale_ = split.rating_scale
+        self.device_ = pick_device(self.device)
+        self.optimizer_ = self.optimizer or ("torch" if self.device_.type == "cuda" else "scipy")
         self.reg_ = self.reg if self.reg is not None else self.DEFAULT_REG.get(
             split.dataset, self.DEFAULT_REG["*"])
         self.test_ = split.test
         self.lbfgs_ = []
         selection = fit_with_selection(self, split)
-        self.report_ = {"resolved_params": {"reg": self.reg_}, **selection,
-                        "lbfgs": self.lbfgs_[-1]}
+        self.report_ = {"resolved_params": {"reg": self.reg_, "optimizer": self.optimizer_},
+                        **selection, "lbfgs": self.lbfgs_[-1], "device": str(self.device_)}
         if len(self.lbfgs_) > 1:
             self.report_["selection_lbfgs"] = self.lbfgs_[0]
         return self
@@ -183,19 +200,25 @@ class _AutoRec(RatingModel):
         n_rows, n_cols = self._orient(data.n_users, data.n_items)
         problem = _SparseAutoRecProblem(
             rows, cols, train.ratings, n_rows, n_cols, self.n_hidden, self.reg_,
-            self.hidden_act, self.output_act, data.rating_scale, getattr(torch, self.dtype))
+            self.hidden_act, self.output_act, data.rating_scale, getattr(torch, self.dtype),
+            self.device_)
         self.seen_users_, self.seen_items_ = data.seen_in_train()
         bias = float(train.ratings.mean()) if self.output_act == "identity" else 0.0
         theta0 = problem.init_theta(self.seed, bias, self.init)
         curve, iteration = [], 0
 
-        def callback(theta):
+        def callback(theta) -> bool:
+            """After each iteration: score every ``curve_every``; True to stop."""
             nonlocal iteration
             iteration += 1
             if self.curve_every and iteration % self.curve_every == 0:
                 score(theta)
-                if tracker is not None and tracker.stop:
-                    raise StopIteration
+                return tracker is not None and tracker.stop
+            return False
+
+        def scipy_callback(theta):
+            if callback(theta):
+                raise StopIteration
 
         def score(theta):
             self._set_weights(problem, theta)
@@ -206,11 +229,21 @@ class _AutoRec(RatingModel):
             curve.append(point)
             log.info("%s %s", self.name, point)
             if tracker is not None:
-                tracker.update(iteration, point["validation_rmse"], theta.copy)
+                tracker.update(iteration, point["validation_rmse"],
+                               lambda: torch.as_tensor(theta).clone())
 
         start = time.perf_counter()
-        theta, info = minimize_lbfgs_b(problem.loss_grad, theta0, n_epochs, callback=callback,
-                                       maxfun=2 * n_epochs, ftol=1e-12, gtol=1e-9)
+        if self.optimizer_ == "scipy":
+            theta, info = minimize_lbfgs_b(problem.loss_grad, theta0, n_epochs,
+                                           callback=scipy_callback, maxfun=2 * n_epochs,
+                                           ftol=1e-12, gtol=1e-9)
+        else:
+            theta, final_loss, evaluations = minimize_lbfgs_torch(
+                problem.loss_grad_tensor,
+                torch.as_tensor(theta0, dtype=problem.dtype, device=problem.device),
+                n_epochs, check=check_finite, callback=callback)
+            info = {"iterations": iteration, "evaluations": evaluations,
+                    "final_loss": final_loss, "message": "torch L-BFGS"}
         info["optimise_seconds"] = time.perf_counter() - start
         self.lbfgs_.append(info)
         if tracker is not None and not tracker.stop and (
@@ -219,7 +252,7 @@ class _AutoRec(RatingModel):
         self._set_weights(problem, theta if tracker is None else tracker.state)
         return curve
 
-    def _set_weights(self, problem: _SparseAutoRecProblem, theta: np.ndarray) -> None:
+    def _set_weights(self, problem: _SparseAutoRecProblem, theta) -> None:
         V, mu, W, b = problem.unpack(theta)
         self.problem_ = problem
         self.H_ = problem.hidden_layer(V, mu)  # (n_rows, hidden): codes of the training rows
@@ -234,10 +267,10 @@ class _AutoRec(RatingModel):
         rows, cols = self._orient(users, items)
         out = np.empty(len(users))
         for start in range(0, len(users), 100_000):
-            r = torch.tensor(rows[start:start + 100_000])
-            c = torch.tensor(cols[start:start + 100_000])
+            r = torch.tensor(rows[start:start + 100_000], device=self.device_)
+            c = torch.tensor(cols[start:start + 100_000], device=self.device_)
             raw = (self.H_[r] * self.W_.T[c]).sum(1) + self.b_[c]
-            out[start:start + len(r)] = self.problem_.output(raw).double().numpy()
+            out[start:start + len(r)] = self.problem_.output(raw).double().cpu().numpy()
         seen = self.seen_users_[users] & self.seen_items_[items]
         out[~seen] = self.default_rating
         return out

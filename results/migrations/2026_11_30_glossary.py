@@ -57,10 +57,17 @@ def migrate_embedding(entry: dict) -> None:
 
 
 def migrate_autorec(entry: dict) -> None:
+    # optimizer and device came later; these runs used scipy's L-BFGS-B on the CPU, which is
+    # what optimizer=None and device=None resolve to on a CPU
+    entry["params"].setdefault("optimizer", None)
+    entry["params"].setdefault("device", None)
+    entry.setdefault("device", entry.get("machine", {}).get("device", "cpu"))
     if "lam_used" in entry:
         entry["resolved_params"] = {"reg": entry.pop("lam_used")}
     elif "resolved_params" not in entry and entry["params"].get("reg") is not None:
         entry["resolved_params"] = {"reg": entry["params"]["reg"]}  # reported since then
+    if "resolved_params" in entry:
+        entry["resolved_params"].setdefault("optimizer", "scipy")
     if "selected_iteration" in entry:  # the length was chosen on a validation slice
         entry["selected_epoch"] = entry.pop("selected_iteration")
         refit = entry["params"].get("refit", True)

@@ -15,9 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch.optim.lbfgs import _strong_wolfe
-
-from ...torch_utils import minimize_lbfgs_b
+from ...torch_utils import minimize_lbfgs_b, minimize_lbfgs_torch
 
 OPTIMIZERS = ("torch", "scipy", "adam")
 
@@ -29,68 +27,12 @@ def _value_and_grad(fun, x):
     return float(loss.detach()), grad
 
 
-def lbfgs_torch(fun, x, max_iter: int, history: int = 10, c1: float = 1e-3, c2: float = 0.9,
-                max_ls: int = 25, check: Callable[[float, str], float] | None = None):
-    """One restart of L-BFGS (memory ``history``) with a strong-Wolfe line search, in torch.
-
-    Mirrors L-BFGS-B without bounds: the first step has length 1 (``t = 1/||g||_2`` along
-    ``-g``), later steps start at ``t = 1`` along the two-loop direction with the usual
-    ``s.y / y.y`` initial Hessian scaling; pairs with ``s.y <= eps * y.y`` are skipped.
-    Returns ``(x, f, n_evals)``.
-    """
-    evals = 0
-
-    def obj(x0, t, d):
-        nonlocal evals
-        evals += 1
-        f, g = _value_and_grad(fun, x0 + t * d)
-        if check is not None:
-            check(f, f"function evaluation {evals} of an L-BFGS epoch")
-        return f, g
-
-    f, g = _value_and_grad(fun, x)
-    evals += 1
-    if check is not None:
-        check(f, "the first evaluation of an L-BFGS epoch")
-    s_list, y_list, rho_list = [], [], []
-    for _ in range(max_iter):
-        if not s_list:
-            d = -g
-            t = 1.0 / max(float(g.norm()), 1e-30)
-        else:
-            q = -g
-            alphas = []
-            for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rho_list)):
-                a = rho * float(s.dot(q))
-                alphas.append(a)
-                q.add_(y, alpha=-a)
-            y_last = y_list[-1]
-            q.mul_(float(s_list[-1].dot(y_last)) / float(y_last.dot(y_last)))
-            for (s, y, rho), a in zip(zip(s_list, y_list, rho_list), reversed(alphas)):
-                b = rho * float(y.dot(q))
-                q.add_(s, alpha=a - b)
-            d = q
-            t = 1.0
-        gtd = float(g.dot(d))
-        if not gtd < 0:  # not a descent direction (numerically): restart from steepest descent
-            if s_list:
-                s_list, y_list, rho_list = [], [], []
-                continue
-            break
-        f_new, g_new, t, _ = _strong_wolfe(obj, x, t, d, f, g, gtd, c1=c1, c2=c2,
-                                           tolerance_change=1e-12, max_ls=max_ls)
-        step = d.mul(t)
-        y = g_new - g
-        ys = float(y.dot(step))
-        if ys > 1e-10 * float(y.dot(y)):
-            if len(s_list) == history:
-                s_list.pop(0), y_list.pop(0), rho_list.pop(0)
-            s_list.append(step), y_list.append(y), rho_list.append(1.0 / ys)
-        x = x + step
-        f_old, f, g = f, float(f_new), g_new
-        if abs(f_old - f) <= 2.2e-9 * max(abs(f_old), abs(f), 1.0):  # scipy's factr=1e7 rule
-            break
-    return x.detach(), f, evals
+def lbfgs_torch(fun, x, max_iter: int, history: int = 10,
+                check: Callable[[float, str], float] | None = None):
+    """One restart of :func:`recsys_lib.torch_utils.minimize_lbfgs_torch` on ``fun``, its
+    gradient taken by autograd. Returns ``(x, f, n_evals)``."""
+    return minimize_lbfgs_torch(lambda z: _value_and_grad(fun, z), x, max_iter, history,
+                                check=check)
 
 
 def lbfgs_scipy(fun, x, max_iter: int, history: int = 10):
