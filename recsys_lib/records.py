@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cli import parse_params, parse_train_command
 from .errors import RecsysError
 from .models import create_model, get_model_class
+from .torch_utils import torch_threads
+from .training import run
 from .ledger import append_record, machine_facts, read_entries, rerun  # noqa: F401
 
 
@@ -107,3 +110,18 @@ def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
     table.insert(1, "rmse_sd", rows.groupby("model")["rmse"].std())
     table.insert(0, "chapter", [get_model_class(model).chapter for model in table.index])
     return table.sort_values("rmse")
+
+
+def reproduce(row) -> dict:
+    """Train again the run a record describes (``row``: a line of a record file, or a row of
+    :func:`load`), with its command's model, data, seed and parameters and with the torch
+    thread count it recorded (float32 sums depend on it; 2 when it recorded none), and return
+    the live summary. The same seed on the same thread count gives the same RMSE."""
+    args = parse_train_command(list(row["command"]))
+    machine = row.get("machine")
+    threads = machine.get("torch_threads") if isinstance(machine, dict) else \
+        row.get("machine.torch_threads")
+    threads = int(threads) if threads is not None and threads == threads else 2
+    with torch_threads(threads):
+        return run(args.model, args.dataset, args.split, seed=args.seed,
+                   params=parse_params(args.model, args.param))

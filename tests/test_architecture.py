@@ -121,3 +121,13 @@ def test_models_command_shows_module_and_chapter(capsys):
     for name, cls in MODELS.items():
         row = next(line for line in lines if line.split()[0] == name)
         assert cls.__module__ in row and cls.chapter in row, row
+
+
+def test_records_load_fails_loudly_and_reproduce_repeats_a_run():
+    from recsys_lib import records
+
+    with pytest.raises(records.MissingRecordError, match="no-such/record"):
+        records.load("no-such/record")
+    frame = records.load("leaderboard/u1_defaults")
+    row = frame[frame["model"] == "baseline"].iloc[0]
+    assert records.reproduce(row)["rmse"] == row["rmse"]

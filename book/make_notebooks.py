@@ -1,0 +1,250 @@
+"""Generate the Colab/download notebooks (``notebooks/ipynb/*.ipynb``) from the MyST chapters.
+
+Plain Jupyter and Colab render neither MyST directives nor Sphinx roles, so each chapter is read
+with jupytext and its markdown is rewritten: exercises become headings, solutions fold in HTML
+``<details>`` (their code shown, not run), admonitions become block quotes, numbered equations
+keep their LaTeX with a ``\\tag``, references become text and ``literalinclude`` becomes the
+code it names. A setup cell is put first: on a machine without ``recsys_lib`` (Colab) it
+clones the book's repository (``repository.url`` in ``_config.yml``), installs it and makes it
+importable in the running kernel; elsewhere it does nothing.
+
+    python book/make_notebooks.py           # write notebooks/ipynb/
+    python book/make_notebooks.py --check   # exit 1 when a notebook differs from its source
+
+The notebooks are never edited by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "notebooks"
+OUT = CHAPTERS / "ipynb"
+
+SETUP = '''# Setup. On Colab, or wherever recsys_lib is missing, this fetches the book's code and
+# recorded runs and installs them; no runtime restart is needed. Elsewhere it does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("recsys_lib") is None:
+    REPOSITORY = "{url}"
+    print(f"recsys_lib is not installed: cloning {{REPOSITORY}} and installing it ...")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPOSITORY, "book-code"],
+                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "book-code"],
+                   check=True)
+    sys.path.insert(0, "book-code")  # importable in this kernel at once
+    print("done: recsys_lib is ready")'''
+
+DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
+ADMONITIONS = {"note": "Note", "tip": "Tip", "warning": "Warning", "important": "Important",
+               "seealso": "See also", "caution": "Caution", "hint": "Hint",
+               "admonition": ""}
+
+
+def repository_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["repository"]["url"]
+
+
+def chapter_titles() -> dict[str, str]:
+    """``{"05_svdpp": "5. SVD++ ..."}``: the first heading of each chapter, numbered."""
+    titles = {}
+    for number, path in enumerate(sorted(CHAPTERS.glob("[0-9][0-9]_*.md")), 1):
+        heading = next(line for line in path.read_text().splitlines() if line.startswith("# "))
+        titles[path.stem] = f"Chapter {number}, *{heading[2:].strip()}*"
+    titles["book/instructors"] = "the instructors' page of the book"
+    titles["book/intro"] = "the book's introduction"
+    return titles
+
+
+def pyobject_source(path: Path, name: str) -> str:
+    """The source of class/function ``name`` (``Class.method`` allowed) in ``path``."""
+    tree = ast.parse(path.read_text())
+    lines = path.read_text().splitlines()
+    nodes = tree.body
+    node = None
+    for part in name.split("."):
+        node = next(n for n in nodes if getattr(n, "name", None) == part)
+        nodes = getattr(node, "body", [])
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return "\n".join(lines[start - 1:node.end_lineno])
+
+
+def _body_and_options(lines: list[str]) -> tuple[dict, list[str]]:
+    options, index = {}, 0
+    while index < len(lines) and re.match(r"^:[\w-]+:", lines[index]):
+        key, _, value = lines[index][1:].partition(":")
+        options[key] = value.strip()
+        index += 1
+    return options, lines[index:]
+
+
+class Converter:
+    """Rewrites the markdown of one chapter; keeps numbering state across its cells."""
+
+    def __init__(self, stem: str, titles: dict[str, str]) -> None:
+        self.stem, self.titles = stem, titles
+        self.equations: dict[str, int] = {}
+        self.exercises = 0
+        self.chapter_number = int(stem[:2]) if stem[:2].isdigit() else 0
+
+    def number_equations(self, text: str) -> None:
+        for label in re.findall(r"^\$\$ *\(([\w-]+)\)\s*$", text, flags=re.M):
+            self.equations.setdefault(label, len(self.equations) + 1)
+
+    def roles(self, text: str) -> str:
+        def eq(match):
+            number = self.equations.get(match.group(1))
+            return f"({self.chapter_number}.{number})" if number else "(the equation above)"
+
+        def doc(match):
+            target = match.group(1).strip("/").removeprefix("notebooks/")
+            target = target.split("<")[-1].rstrip(">") if "<" in target else target
+            return self.titles.get(target, target)
+
+        text = re.sub(r"\{eq\}`([\w-]+)`", eq, text)
+        text = re.sub(r"\{doc\}`([^`]+)`", doc, text)
+        text = re.sub(r"\{(?:ref|numref|term|cite)\}`([^`<]*?)\s*(?:<[^`]*>)?`", r"\1", text)
+        text = re.sub(r"\{math\}`([^`]*)`", r"$\1$", text)
+        return re.sub(r"^\([\w-]+\)=\s*$\n?", "", text, flags=re.M)
+
+    def equations_with_tags(self, text: str) -> str:
+        def tag(match):
+            body, label = match.group(1), match.group(2)
+            return f"$${body}\\tag{{{self.chapter_number}.{self.equations[label]}}}$$"
+
+        return re.sub(r"\$\$(.*?)\$\$ *\(([\w-]+)\)", tag, text, flags=re.S)
+
+    def directive(self, name: str, argument: str, lines: list[str]) -> list[str]:
+        options, body = _body_and_options(lines)
+        body_text = self.convert("\n".join(body)).strip("\n")
+        if name == "exercise":
+            self.exercises += 1
+            title = f": {argument}" if argument else ""
+            return [f"#### Exercise {self.chapter_number}.{self.exercises}{title}", "",
+                    body_text]
+        if name == "solution":
+            return ["<details><summary>Solution</summary>", "", body_text, "", "</details>"]
+        if name == "literalinclude":
+            source = pyobject_source(ROOT / argument.lstrip("/"), options["pyobject"]) \
+                if "pyobject" in options else (ROOT / argument.lstrip("/")).read_text()
+            return [f"From `{argument.lstrip('/')}`:", "", "```python", source, "```"]
+        if name in ADMONITIONS:
+            title = argument if name == "admonition" else ADMONITIONS[name]
+            quoted = [f"> **{title}.**" if title else ">", ">"]
+            return quoted + [f"> {line}" if line else ">" for line in body_text.splitlines()]
+        if name == "math":
+            return ["$$", body_text, "$$"]
+        return [body_text]  # any other directive: its content as plain text
+
+    def convert(self, text: str) -> str:
+        """Directives rewritten, roles turned into text, equations tagged."""
+        lines, out, index = text.splitlines(), [], 0
+        while index < len(lines):
+            match = DIRECTIVE.match(lines[index])
+            if not match:
+                out.append(lines[index])
+                index += 1
+                continue
+            fence, name, argument = match.groups()
+            end = index + 1
+            while end < len(lines) and lines[end].rstrip() != fence:
+                end += 1
+            out.extend(self.directive(name, argument.strip(), lines[index + 1:end]))
+            index = end + 1
+        return self.equations_with_tags(self.roles("\n".join(out)))
+
+
+def gated_solutions(cells: list) -> list:
+    """Fold each ``solution-start`` ... ``solution-end`` span (markdown and code cells) into
+    one markdown cell with ``<details>``; the solution's code is shown, not run."""
+    out, inside = [], None
+    for cell in cells:
+        source = cell.source
+        start = re.search(r"^(`{3,}|:{3,})\{solution-start\}.*?^\1\s*$", source, re.M | re.S)
+        if inside is None and start:
+            out_source = source[:start.start()].rstrip()
+            if out_source:
+                out.append(nbformat.v4.new_markdown_cell(out_source))
+            inside = [source[start.end():].strip()]
+            continue
+        if inside is not None:
+            end = re.search(r"^(`{3,}|:{3,})\{solution-end\}.*?^\1\s*$", source, re.M | re.S)
+            part = source[:end.start()] if end and cell.cell_type == "markdown" else source
+            if cell.cell_type == "code":
+                inside.append(f"```python\n{source.strip()}\n```")
+            elif part.strip():
+                inside.append(part.strip())
+            if end and cell.cell_type == "markdown":
+                body = "\n\n".join(p for p in inside if p)
+                out.append(nbformat.v4.new_markdown_cell(
+                    f"<details><summary>Solution</summary>\n\n{body}\n\n</details>"))
+                rest = source[end.end():].strip()
+                if rest:
+                    out.append(nbformat.v4.new_markdown_cell(rest))
+                inside = None
+            continue
+        out.append(cell)
+    return out
+
+
+def build(path: Path, titles: dict[str, str], url: str) -> nbformat.NotebookNode:
+    notebook = jupytext.read(path)
+    converter = Converter(path.stem, titles)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            converter.number_equations(cell.source)
+    cells = gated_solutions(notebook.cells)
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = converter.convert(cell.source)
+        cell.pop("id", None)
+    setup = nbformat.v4.new_code_cell(SETUP.format(url=url))
+    setup.metadata["tags"] = ["setup"]
+    cells = [setup, *cells]
+    for index, cell in enumerate(cells):
+        cell["id"] = f"{path.stem[:2]}-{index:03d}"  # stable ids: regeneration is a no-op
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []}})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the committed notebooks instead of writing them")
+    args = parser.parse_args(argv)
+    titles, url = chapter_titles(), repository_url()
+    OUT.mkdir(exist_ok=True)
+    stale = []
+    for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.md")):
+        text = nbformat.writes(build(path, titles, url)) + "\n"
+        target = OUT / f"{path.stem}.ipynb"
+        if args.check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(target.name)
+        else:
+            target.write_text(text)
+    if stale:
+        print(f"stale or missing: {', '.join(stale)}; run python book/make_notebooks.py",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
