@@ -1,6 +1,8 @@
 # make book: create .venv, install everything, build the book to _build/html (all notebooks run)
 # make test: unit tests plus every chapter notebook through nbval
 # make book-ci: the strict build CI runs (warnings are errors, no execution cache)
+# make lab: JupyterLab on the chapters (each .md opens as a notebook, its MyST rendered)
+# make notebooks: regenerate the Colab/download notebooks notebooks/ipynb/ from the chapters
 # make browser-test: every page of the built book in headless Chromium (needs Debian's
 #   chromium and chromium-driver; screenshots in _build/screenshots/)
 
@@ -15,7 +17,7 @@ export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: install data book book-ci test browser-test clean
+.PHONY: install data book book-ci test browser-test lab notebooks clean
 
 install: $(STAMP)
 
@@ -40,6 +42,14 @@ book: $(STAMP) data
 	@if [ "$$(cat _build/.lib_hash 2>/dev/null)" != "$(LIB_HASH)" ]; then rm -rf $(CACHE); fi
 	$(BIN)/jupyter-book build . --builder html
 	@echo "$(LIB_HASH)" > _build/.lib_hash
+
+# root may run it here (a container); a student's account needs no flag
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: $(STAMP) data
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
+
+notebooks: $(STAMP)
+	$(BIN)/python book/make_notebooks.py
 
 book-ci: $(STAMP) data
 	rm -rf _build
