@@ -113,3 +113,24 @@ def test_full_ranking_agrees_with_ranx(ranking_split):
     assert ours["users"] == len(qrels)
     assert ours["recall@10"] == pytest.approx(theirs["recall@10"], abs=1e-9)
     assert ours["ndcg@10"] == pytest.approx(theirs["ndcg@10"], abs=1e-9)
+
+
+def test_fwls_recovers_support_dependent_weights_and_beats_each_model():
+    from recsys_lib.blend import FWLS, choose_reg
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    truth = rng.normal(3.5, 1.0, n)
+    support = rng.random(n)  # model 0 is good for heavy users, model 1 for light ones
+    features = np.column_stack([np.ones(n), support])
+    p0 = truth + rng.normal(0, 0.2 + 0.8 * (1 - support))
+    p1 = truth + rng.normal(0, 0.2 + 0.8 * support)
+    preds = np.column_stack([p0, p1])
+    reg = choose_reg(preds, truth, features)
+    blend = FWLS(reg).fit(preds[:3000], truth[:3000], features[:3000])
+    out = blend.predict(preds[3000:], features[3000:])
+    best_single = min(np.sqrt(np.mean((p - truth[3000:]) ** 2)) for p in preds[3000:].T)
+    assert np.sqrt(np.mean((out - truth[3000:]) ** 2)) < best_single - 0.05
+    assert blend.weights_[0, 1] > 0 > blend.weights_[1, 1]  # weight follows support
+    with pytest.raises(ValueError):
+        FWLS(float("nan"))
