@@ -118,6 +118,8 @@ def digits_for(key, values: pd.Series):
         if kind == "rmse":
             return f"{value:.4f}"
         if kind == "ratio":
+            if 0 < abs(value) < 0.01:  # a density of 0.0003 is not 0.000
+                return f"{value:.2g}"
             return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
         if integral:
             return f"{value:,.0f}"
@@ -145,7 +147,7 @@ TABLE_STYLES = [
                                 "text-align: right; padding: 0.2em 0.45em; "
                                 "max-width: 9em;"},
     {"selector": "td", "props": "text-align: right; padding: 0.2em 0.45em; "
-                                "font-variant-numeric: tabular-nums;"},
+                                "white-space: nowrap; font-variant-numeric: tabular-nums;"},
     {"selector": "td.label, th.label", "props": "text-align: left;"},
     {"selector": "caption", "props": "caption-side: top; text-align: left; "
                                      "font-style: italic; padding-bottom: 0.3em;"},
@@ -198,7 +200,8 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
     if label_count:
         label_headers = [words[c] for c in frame.columns[:label_count]]
         styler = styler.set_properties(subset=label_headers,
-                                       **{"text-align": "left", "font-weight": "bold"})
+                                       **{"text-align": "left", "font-weight": "bold",
+                                          "white-space": "normal"})
     if caption:
         styler = styler.set_caption(caption)
     return styler

@@ -115,7 +115,8 @@ def _screenshot(browser, page):
 
 CHECKS = """
 const article = document.querySelector("article.bd-article") || document.body;
-const column = article.getBoundingClientRect();
+// the text column: the content box of the page's top-level section
+const column = (article.querySelector("section") || article).getBoundingClientRect();
 const text = (() => {
     const copy = article.cloneNode(true);
     copy.querySelectorAll("pre, code, script, style, .highlight").forEach(e => e.remove());
@@ -127,6 +128,10 @@ const wide = [...article.querySelectorAll("table, img, figure")].filter(e => {
     return box.width > column.width + 1 || box.right > column.right + 1;
 }).map(e => e.tagName + " " + Math.round(e.getBoundingClientRect().width) + " px: "
            + (e.getAttribute("src") || e.textContent.slice(0, 60)));
+// code that scrolls sideways: a line wider than the column
+const scrolling = [...article.querySelectorAll(".cell_input pre")]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => "code " + e.scrollWidth + " px: " + e.textContent.slice(0, 60));
 return {
     images: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
                                 .map(i => i.getAttribute("src")),
@@ -135,7 +140,7 @@ return {
     containers: document.querySelectorAll("mjx-container").length,
     raw: ["$$", "\\\\(", "\\\\["].filter(s => text.includes(s)),
     columnWidth: column.width,
-    wide: wide,
+    wide: wide.concat(scrolling),
 };
 """
 

@@ -58,3 +58,7 @@ def test_multiindex_labels_and_nan_cells_are_blank():
         [("ml-100k", "u1"), ("ml-1m", "r"), ("douban", "m")], names=["dataset", "split"]))
     html = _rendered(display.table(frame))
     assert "nan" not in html.lower() and ">dataset<" in html and ">split<" in html
+
+
+def test_a_tiny_share_keeps_its_digits():
+    assert display.digits_for("density", pd.Series([0.00028]))(0.00028) == "0.00028"
