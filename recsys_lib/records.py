@@ -65,6 +65,7 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     if not rows:
         raise FileNotFoundError(f"no recorded runs under {results_dir}")
     runs = pd.json_normalize(rows)
+    runs["params"] = [row.get("params", {}) for row in rows]  # as load_records keeps it
     runs["defaults"] = runs["command"].map(
         lambda command: not any(t == "--param" or t.startswith("--param=") for t in command))
     runs["stale"] = [default and not matches_current_defaults(row["model"], row["params"])
