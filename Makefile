@@ -17,7 +17,7 @@ export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: install data book book-ci test browser-test lab notebooks clean
+.PHONY: install data book book-ci test browser-test lab notebooks results clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ lab: $(STAMP) data
 
 notebooks: $(STAMP)
 	$(BIN)/python book/make_notebooks.py
+
+# every run the Results part needs that is not recorded yet; resumable, see README
+results: $(STAMP) data
+	$(BIN)/python -m recsys_lib results
 
 book-ci: $(STAMP) data
 	rm -rf _build

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from .cli import parse_params, parse_train_command
 from .errors import RecsysError
@@ -126,3 +127,35 @@ def reproduce(row) -> dict:
     with torch_threads(threads):
         return run(args.model, args.dataset, args.split, seed=args.seed,
                    params=parse_params(args.model, args.param))
+
+
+def train_live(setting) -> bool:
+    """Whether a chapter retrains its headline models: ``True``/``False`` as given, ``"auto"``
+    (the chapters' default) only where a CUDA GPU is present."""
+    if setting == "auto":
+        return torch.cuda.is_available()
+    if not isinstance(setting, bool):
+        raise ValueError(f"TRAIN must be True, False or 'auto', got {setting!r}")
+    return setting
+
+
+def live_beside_recorded(rows: pd.DataFrame) -> pd.DataFrame:
+    """Train every run of ``rows`` (record rows) again, here, and set the live RMSE and the
+    device it ran on beside the recorded RMSE."""
+    out = []
+    for _, row in rows.iterrows():
+        live = reproduce(row)
+        out.append({"model": row["model"], "dataset": row["dataset"], "seed": row["seed"],
+                    "recorded rmse": row["rmse"], "live rmse": live["rmse"],
+                    "device": live.get("device", "cpu"), "live fit seconds": live["fit_seconds"]})
+    return pd.DataFrame(out)
+
+
+def headline_runs(model: str, splits: list[tuple[str, str]], seed: int = 0) -> pd.DataFrame:
+    """The fresh default-parameter record of ``model`` on each ``(dataset, split)`` for
+    ``seed`` (the last recorded where there are several); splits without one are left out."""
+    runs = collect_records(results_dir())
+    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["model"] == model)
+                & (runs["seed"] == seed)]
+    picked = [rows[(rows["dataset"] == d) & (rows["split"] == s)].tail(1) for d, s in splits]
+    return pd.concat(picked, ignore_index=True)

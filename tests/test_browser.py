@@ -193,3 +193,33 @@ def test_solution_dropdown_opens_on_click(browser, server):
             break
         time.sleep(0.05)
     assert any(e.is_displayed() for e in body), "the solution did not open on click"
+
+
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("notebooks/")]
+
+
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
+def test_chapter_has_download_colab_and_binder_buttons_to_existing_files(page):
+    """Every chapter links its generated notebook three ways, all from repository.url: a
+    download from the build, Colab's GitHub loader and Binder."""
+    import re
+
+    import yaml
+
+    html = (HTML / page).read_text(encoding="utf-8")
+    stem = Path(page).stem
+    download = re.search(r'href="([^"]*_sources/notebooks/' + stem + r'\.ipynb)"', html)
+    assert download, f"{page}: no .ipynb download link"
+    assert (HTML / "_sources" / "notebooks" / f"{stem}.ipynb").is_file()
+    generated = (HTML / "_sources" / "notebooks" / f"{stem}.ipynb").read_text()
+    assert "find_spec" in generated  # the generated notebook, with its setup cell
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    org_repo = url.removeprefix("https://github.com/").strip("/")
+    colab = re.search(r'href="(https://colab\.research\.google\.com/github/' +
+                      re.escape(org_repo) + r'/blob/[^/"]+/([^"]+))"', html)
+    binder = re.search(r'href="(https://mybinder\.org/v2/gh/' + re.escape(org_repo) +
+                       r'/[^"?]+\?urlpath=[^"]*?(notebooks[^"&]+))"', html)
+    assert colab and binder, f"{page}: launch buttons missing"
+    assert (ROOT / colab.group(2)).is_file() and colab.group(2).endswith(".ipynb")
+    binder_path = binder.group(2).replace("%2F", "/")
+    assert (ROOT / binder_path).is_file(), binder_path

@@ -1,4 +1,5 @@
-"""The HTML book's own fixes: MathJax served from the build, and a console free of errors.
+"""The HTML book's own fixes: MathJax served from the build, a console free of errors, and
+download buttons that serve the generated notebooks.
 
 MathJax 3 comes from the built book instead of a CDN, so equations render offline.
 The files come from the ``django-static-mathjax`` wheel (MathJax 3.2.2, no dependencies, a
@@ -66,9 +67,23 @@ def _theme_mode(app, config):
     config.html_context = context
 
 
+def _downloads(app, exception):
+    """The download button of a chapter serves its generated notebook (setup cell, plain
+    Markdown, folded solutions: book/make_notebooks.py) instead of the executed MyST copy,
+    which plain Jupyter and Colab cannot render."""
+    if exception is not None or app.builder.format != "html":
+        return
+    sources = Path(app.outdir) / "_sources"
+    for generated in Path(app.srcdir, "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        target = sources / "notebooks" / generated.name
+        if target.parent.is_dir():
+            shutil.copy2(generated, target)
+
+
 def setup(app):
     if not (source_dir() / "tex-mml-chtml.js").is_file():
         raise RuntimeError("MathJax files not found: pip install django-static-mathjax")
     app.connect("build-finished", _copy)
+    app.connect("build-finished", _downloads)
     app.connect("config-inited", _theme_mode)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
