@@ -190,6 +190,21 @@ def split_from_frames(dataset: str, name: str, train: pd.DataFrame, test: pd.Dat
     return split
 
 
+def synthetic_split(n_users: int = 40, n_items: int = 30, n_ratings: int = 700,
+                    test_share: float = 0.2, seed: int | None = None) -> Split:
+    """A small random split with structure (user and item effects plus noise, ratings 1-5),
+    for tests and exercises: ``n_ratings`` distinct (user, item) pairs, about ``test_share``
+    of them in the test part. ``seed=None`` draws fresh data every call."""
+    rng = np.random.default_rng(seed)
+    pairs = rng.permutation(n_users * n_items)[:n_ratings]
+    users, items = pairs // n_items, pairs % n_items
+    truth = 3 + np.sin(users) + 0.7 * np.cos(items) + rng.normal(0, 0.5, len(pairs))
+    frame = pd.DataFrame({"user": users, "item": items,
+                          "rating": np.clip(np.round(truth), 1, 5)})
+    test = rng.random(len(pairs)) < test_share
+    return split_from_frames("synthetic", "random", frame[~test], frame[test], (1.0, 5.0))
+
+
 def glocal_k_shuffle(n_rows: int, seed: int = 1234) -> np.ndarray:
     """Row order of GLocal-K's split: numpy's legacy global generator, seeded, shuffles 0..n-1."""
     order = np.arange(n_rows)

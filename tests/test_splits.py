@@ -110,3 +110,12 @@ def test_validation_slice_loads_by_its_own_name():
         load_split("ml-100k", "u1/validation-1.5-seed0")
     with pytest.raises(UnknownNameError, match="unknown split 'u9'"):
         load_split("ml-100k", "u9/validation-0.1-seed0")
+
+
+def test_synthetic_split_is_seeded_and_sized():
+    from recsys_lib.splits import synthetic_split
+
+    first, again = synthetic_split(seed=3), synthetic_split(seed=3)
+    assert len(first.train) + len(first.test) == 700
+    np.testing.assert_array_equal(first.test.ratings, again.test.ratings)
+    assert set(np.unique(first.train.ratings)) <= {1.0, 2.0, 3.0, 4.0, 5.0}

@@ -1,21 +1,15 @@
 # Checks of chapter 7's exercises (see course/build.py for the format).
 # %% common
 import numpy as np
-import pandas as pd
 import torch
-from recsys_lib.splits import split_from_frames
+from recsys_lib.splits import synthetic_split
 
 rng = np.random.default_rng()
 
 
-def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
-    pairs = rng.permutation(n_users * n_items)[:n]
-    users, items = pairs // n_items, pairs % n_items
-    truth = 3 + np.sin(users) + 0.7 * np.cos(items) + rng.normal(0, 0.5, n)
-    frame = pd.DataFrame({"user": users, "item": items,
-                          "rating": np.clip(np.round(truth), 1, 5)})
-    test = rng.random(n) < test_share
-    return split_from_frames("random", "r", frame[~test], frame[test], (1.0, 5.0))
+def random_split():
+    """Fresh random data for every check (recsys_lib.splits.synthetic_split)."""
+    return synthetic_split(n_ratings=700)
 
 
 def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
