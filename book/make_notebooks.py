@@ -1,4 +1,4 @@
-"""Generate the Colab/download notebooks (``notebooks/ipynb/*.ipynb``) from the MyST chapters.
+"""Generate the Colab/download notebooks (``notebooks/NN_*.ipynb``) from the MyST chapters.
 
 Plain Jupyter and Colab render neither MyST directives nor Sphinx roles, so each chapter is read
 with jupytext and its markdown is rewritten: exercises become headings, solutions fold in HTML
@@ -8,10 +8,12 @@ code it names. A setup cell is put first: on a machine without ``recsys_lib`` (C
 clones the book's repository (``repository.url`` in ``_config.yml``), installs it and makes it
 importable in the running kernel; elsewhere it does nothing.
 
-    python book/make_notebooks.py           # write notebooks/ipynb/
+    python book/make_notebooks.py           # write notebooks/NN_*.ipynb
     python book/make_notebooks.py --check   # exit 1 when a notebook differs from its source
 
-The notebooks are never edited by hand.
+The notebooks are never edited by hand. They sit beside their sources, where the book's Colab
+and Binder buttons (built from ``repository.url``) and Colab's GitHub loader find them; the
+book build and the tests ignore them (``_config.yml``, ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "notebooks"
-OUT = CHAPTERS / "ipynb"
+OUT = CHAPTERS
 
 SETUP = '''# Setup. On Colab, or wherever recsys_lib is missing, this fetches the book's code and
 # recorded runs and installs them; no runtime restart is needed. Elsewhere it does nothing.
@@ -229,7 +231,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the committed notebooks instead of writing them")
     args = parser.parse_args(argv)
     titles, url = chapter_titles(), repository_url()
-    OUT.mkdir(exist_ok=True)
     stale = []
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.md")):
         text = nbformat.writes(build(path, titles, url)) + "\n"
