@@ -47,3 +47,7 @@ class UsageError(RecsysError):
 
 class InvalidIndexError(RecsysError, IndexError, TypeError, ValueError):
     """Index arrays handed to ``predict`` with the wrong dtype, shape or range."""
+
+
+class MissingRecordError(RecsysError, FileNotFoundError):
+    """A record file the book needs does not exist (the message gives the command)."""

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from .cli import parse_params, parse_train_command
-from .errors import RecsysError
+from .errors import MissingRecordError
 from .models import create_model, get_model_class
 from .torch_utils import torch_threads
 from .training import run
@@ -74,10 +74,6 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     return runs
 
 
-
-
-class MissingRecordError(RecsysError, FileNotFoundError):
-    """A record file the book needs does not exist."""
 
 
 def results_dir() -> Path:
