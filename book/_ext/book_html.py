@@ -40,12 +40,16 @@ def _copy(app, exception):
 
 
 INLINE_SCRIPT = re.compile(r"^\s*<script>.*</script>\s*$")
+#: sphinx-thebe names its script on a CDN in every page; thebe is not enabled in this book
+#: (no live-code button), so the address is blanked and no page names a network script
+THEBE_URL = re.compile(r'const THEBE_JS_URL = "https?://[^"]*"')
 
 
 def _dedupe_scripts(outdir: Path) -> None:
     """Drop repeated inline ``<script>`` lines from every page: jupyter-book registers the
     inline scripts of sphinx-thebe and sphinx-togglebutton twice, and the second
-    ``const THEBE_JS_URL`` is a SyntaxError in the console of every page."""
+    ``const THEBE_JS_URL`` is a SyntaxError in the console of every page. The remaining one
+    gets an empty address (:data:`THEBE_URL`)."""
     for page in outdir.rglob("*.html"):
         lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
         seen, kept = set(), []
@@ -55,7 +59,8 @@ def _dedupe_scripts(outdir: Path) -> None:
                     continue
                 seen.add(line.strip())
             kept.append(line)
-        if len(kept) != len(lines):
+        kept = [THEBE_URL.sub('const THEBE_JS_URL = ""', line) for line in kept]
+        if kept != lines:
             page.write_text("".join(kept), encoding="utf-8")
 
 
