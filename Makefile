@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,course]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -74,13 +74,9 @@ browser-test: $(STAMP)
 
 # The course edition (course/build.py): student notebooks without solutions in
 # _build/course/student, solutions, hidden checks and rubrics in _build/course/instructor.
-COURSE_STAMP := $(VENV)/.course-installed
+# (otter-grader comes with the course extra, which make install includes)
 .PHONY: course course-check
-$(COURSE_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[course]"
-	touch $(COURSE_STAMP)
-
-course: $(COURSE_STAMP)
+course: $(STAMP)
 	$(BIN)/python course/build.py --out _build/course
 
 # Grades the instructor notebooks (full marks) and the blank student notebooks (zero) with
