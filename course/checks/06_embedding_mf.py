@@ -7,9 +7,9 @@ from recsys_lib.splits import synthetic_split
 rng = np.random.default_rng()
 
 
-def random_split():
+def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Fresh random data for every check (recsys_lib.splits.synthetic_split)."""
-    return synthetic_split(n_ratings=700)
+    return synthetic_split(n_users, n_items, n, test_share)
 
 
 def squash(score, scale, margin):
