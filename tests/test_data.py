@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
-import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _serving import serve_directory
 
 from recsys_lib import cache, data
 from recsys_lib.data import DatasetSpec, RemoteFile, Source
@@ -48,11 +46,6 @@ def small_spec(url: str | None, scale=(1.0, 5.0), reader=_read_small) -> Dataset
                        scale, (Source("test zip", (remote,), reader),))
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def http_server(tmp_path):
     """Serves a good zip, a corrupted copy (same size, one byte changed) and a truncated copy."""
@@ -63,13 +56,8 @@ def http_server(tmp_path):
     corrupted[len(corrupted) // 2] ^= 0xFF
     (served / "corrupted.zip").write_bytes(bytes(corrupted))
     (served / "truncated.zip").write_bytes(GOOD_ZIP[: len(GOOD_ZIP) // 2])
-    handler = functools.partial(_QuietHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(served) as url:
+        yield url
 
 
 @pytest.fixture
