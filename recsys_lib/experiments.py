@@ -105,7 +105,7 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     for index, run in enumerate(todo, 1):
         left -= estimate_seconds(run, done)
         print(f"[{index}/{len(todo)}] {run.model} {run.dataset} {run.split} seed {run.seed} "
-              f"(then about {left / 60:.0f} min left)", file=out, flush=True)
+              f"(then about {max(left, 0.0) / 60:.0f} min left)", file=out, flush=True)
         result = subprocess.run([sys.executable, "-m", "recsys_lib", *run.command()],
                                 cwd=results_dir().parent, env=env, stdout=subprocess.DEVNULL)
         failed += result.returncode != 0

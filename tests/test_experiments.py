@@ -1,0 +1,50 @@
+"""The Results plan and its resumable driver (without running any training)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from recsys_lib import experiments
+from recsys_lib.models import available_models
+
+
+def test_plan_covers_every_model_seeds_and_datasets():
+    plan = experiments.results_plan()
+    models = available_models()
+    on = {key: [r for r in plan if (r.dataset, r.split) == key]
+          for key in {(r.dataset, r.split) for r in plan}}
+    assert len(on[("ml-100k", "u1")]) == 5 * len(models)
+    assert len(on[("douban", "monti")]) == 5 * len(models)
+    for fold in ("u2", "u3", "u4", "u5"):
+        assert {r.model for r in on[("ml-100k", fold)]} == set(experiments.CHEAP)
+    ml1m = on[("ml-1m", "random-90-10")]
+    assert {r.model for r in ml1m if r.seed == 0} == set(models)
+    slow = [m for m, s in experiments.ML1M_GUESS.items() if s > experiments.LONG_RUN]
+    assert all(r.seed == 0 for r in ml1m if r.model in slow)
+    assert len({(r.model, r.dataset, r.split, r.seed) for r in plan}) == len(plan)
+    run = plan[0]
+    assert run.command()[-1] == f"results/{run.record}" and "--param" not in run.command()
+
+
+def test_pending_skips_recorded_runs_and_estimates_from_records():
+    plan = [experiments.PlannedRun("baseline", "ml-100k", "u1", seed) for seed in range(3)]
+    done = pd.DataFrame({"model": ["baseline"], "dataset": ["ml-100k"], "split": ["u1"],
+                         "seed": [1], "fit_seconds": [2.0]})
+    assert [r.seed for r in experiments.pending(plan, done)] == [0, 2]
+    assert experiments.estimate_seconds(plan[0], done) == 7.0  # 2 s + 5 s start-up
+    guess = experiments.PlannedRun("glocal-k", "ml-1m", "random-90-10", 0)
+    assert experiments.estimate_seconds(guess, done) == experiments.ML1M_GUESS["glocal-k"]
+
+
+def test_dry_run_lists_the_commands_and_runs_nothing(monkeypatch):
+    plan = [experiments.PlannedRun("baseline", "ml-100k", "u1", 9)]
+    monkeypatch.setattr(experiments, "fresh_default_runs", lambda: pd.DataFrame(
+        columns=["model", "dataset", "split", "seed", "fit_seconds"]))
+    monkeypatch.setattr(experiments.subprocess, "run", lambda *a, **k: 1 / 0)
+    out = io.StringIO()
+    assert experiments.run_plan(plan, dry_run=True, out=out) == 0
+    text = out.getvalue()
+    assert "0 of 1 runs recorded; 1 to make" in text
+    assert "train baseline --dataset ml-100k --split u1 --seed 9 --record" in text
