@@ -147,11 +147,14 @@ def live_beside_recorded(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def headline_runs(model: str, splits: list[tuple[str, str]], seed: int = 0) -> pd.DataFrame:
-    """The fresh default-parameter record of ``model`` on each ``(dataset, split)`` for
-    ``seed`` (the last recorded where there are several); splits without one are left out."""
+def headline_runs(models: str | list[str], splits: list[tuple[str, str]], seed: int = 0
+                  ) -> pd.DataFrame:
+    """The fresh default-parameter record of each of ``models`` (a name or a list) on each
+    ``(dataset, split)`` for ``seed`` (the last recorded where there are several); pairs
+    without one are left out. The record files are read once."""
+    models = [models] if isinstance(models, str) else list(models)
     runs = collect_records(results_dir())
-    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["model"] == model)
-                & (runs["seed"] == seed)]
-    picked = [rows[(rows["dataset"] == d) & (rows["split"] == s)].tail(1) for d, s in splits]
+    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["seed"] == seed)]
+    picked = [rows[(rows["model"] == m) & (rows["dataset"] == d) & (rows["split"] == s)].tail(1)
+              for m in models for d, s in splits]
     return pd.concat(picked, ignore_index=True)
