@@ -22,9 +22,11 @@ from . import data, splits
 from .errors import InvalidParameterError, RecordFileError, RecsysError, UsageError
 from .ledger import _target, _write_replacing, append_record, check_record_target, dumps, rerun
 from .params import Param, check_seed
+from .predictions import check_predictions_target, save_predictions
 
 #: train options that take one value; ``--opt=value`` is stored as ``--opt``, ``value``
-TRAIN_VALUE_OPTIONS = ("--dataset", "--split", "--seed", "--json", "--record", "--param")
+TRAIN_VALUE_OPTIONS = ("--dataset", "--split", "--seed", "--json", "--record", "--param",
+                       "--predictions")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -252,18 +254,30 @@ def _check_train(args) -> dict:
         check_record_target(args.record)
     if args.json is not None:
         check_json_target(args.json)
+    if args.predictions is not None:
+        check_predictions_target(args.predictions)
     return params
 
 
 def _cmd_train(args) -> None:
-    from .training import run
+    from .training import study_run
 
     params = _check_train(args)
-    summary = run(args.model, args.dataset, args.split, seed=args.seed, params=params)
+    summary, arrays = study_run(args.model, args.dataset, args.split, seed=args.seed,
+                                params=params, topn=args.topn)
     line = dumps(summary)
     print(line, flush=True)  # first: whatever happens to the files, the run is not lost
     problems = []
-    for flag, target, write in (("--json", args.json, _write_json),
+
+    def write_predictions(path, _):
+        try:
+            save_predictions(path, arrays["split"], arrays["pred"], arrays.get("koren_ranks"))
+        except OSError as exc:
+            raise RecordFileError(f"could not write {path}: {exc.strerror or exc}") from None
+
+    # predictions first: a record line then always has its predictions file beside it
+    for flag, target, write in (("--predictions", args.predictions, write_predictions),
+                                ("--json", args.json, _write_json),
                                 ("--record", args.record,
                                  lambda path, _: append_record(path, args.argv, summary))):
         if target is not None:
@@ -308,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "written through; a read-only file is refused)")
     train.add_argument("--param", type=_split_param, action="append", default=[],
                        metavar="KEY=VALUE", help="a model hyperparameter (repeatable)")
+    train.add_argument("--predictions", default=None, metavar="FILE.npz", action=_Once,
+                       help="also save the test predictions (recsys_lib.predictions)")
+    train.add_argument("--topn", action="store_true",
+                       help="also measure top-N quality (Koren's protocol, full ranking)")
     rerun_cmd = commands.add_parser(
         "rerun", help="run every train command of a record file again and update its lines")
     rerun_cmd.add_argument("file")

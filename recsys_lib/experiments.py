@@ -7,6 +7,13 @@ minutes here). A run is *done* when a fresh record of it, with the model's defau
 hyperparameters, exists anywhere under ``results/``; :func:`run_plan` makes the others one at
 a time, each recorded as it finishes (``train ... --record``), so the driver can be stopped at
 any point and started again: ``python -m recsys_lib results`` (``make results``).
+
+The plan also holds the *study* runs of the blend, the significance tests, the top-N study and
+the activity breakdown (:func:`study_plan`): seed 0 of every model, plus PureSVD, fitted twice
+on each dataset's split, once without a seeded 10% validation slice of the training ratings
+(its predictions for that slice teach the blend its weights) and once on all training ratings
+(test predictions and top-N quality). Each keeps its predictions beside its record under
+``results/study/`` and is done when both exist.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .models import available_models
-from .records import collect_records, results_dir
+from .ledger import read_entries
+from .records import collect_records, matches_current_defaults, results_dir
 
 SEEDS = (0, 1, 2, 3, 4)
 ML1M_SEEDS = (0, 1, 2)
@@ -36,21 +44,72 @@ LONG_RUN = 15 * 60
 THREADS = 2
 
 
+#: the validation slice of the study runs (a split name suffix, see recsys_lib.splits)
+VALIDATION = "validation-0.1-seed0"
+#: the splits the study runs use
+STUDY_SPLITS = (("ml-100k", "u1"), ("douban", "monti"), ("ml-1m", "random-90-10"))
+#: study runs with hyperparameters of their own: name -> (model, params)
+STUDY_EXTRAS = {"pure-svd": ("svd-truncated", (("fill", "zero"),))}
+
+
 @dataclass(frozen=True)
 class PlannedRun:
+    """One run of the plan. ``part`` is ``"leaderboard"``, or for a study run
+    ``"validation"`` (fit without the validation slice, predict it) or ``"test"`` (fit on all
+    training ratings, predict the test part and measure top-N)."""
+
     model: str
     dataset: str
     split: str
     seed: int
+    part: str = "leaderboard"
+    params: tuple = ()
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.model
+
+    @property
+    def run_split(self) -> str:
+        return f"{self.split}/{VALIDATION}" if self.part == "validation" else self.split
 
     @property
     def record(self) -> str:
         """The record file, relative to ``results/``."""
-        return f"leaderboard/{self.dataset}_{self.split}/{self.model}.jsonl"
+        if self.part == "leaderboard":
+            return f"leaderboard/{self.dataset}_{self.split}/{self.model}.jsonl"
+        return f"study/{self.dataset}_{self.split}/{self.name}.jsonl"
+
+    @property
+    def predictions(self) -> str | None:
+        """The predictions file of a study run, relative to ``results/``."""
+        if self.part == "leaderboard":
+            return None
+        return f"study/{self.dataset}_{self.split}/{self.name}.{self.part}.npz"
 
     def command(self) -> list[str]:
-        return ["train", self.model, "--dataset", self.dataset, "--split", self.split,
-                "--seed", str(self.seed), "--record", f"results/{self.record}"]
+        command = ["train", self.model, "--dataset", self.dataset, "--split", self.run_split,
+                   "--seed", str(self.seed)]
+        for key, value in self.params:
+            command += ["--param", f"{key}={value}"]
+        if self.part == "test":
+            command.append("--topn")
+        if self.predictions:
+            command += ["--predictions", f"results/{self.predictions}"]
+        return command + ["--record", f"results/{self.record}"]
+
+
+def study_plan(models: list[str] | None = None,
+               splits: tuple = STUDY_SPLITS) -> list[PlannedRun]:
+    """The study runs: seed 0 of every model and of :data:`STUDY_EXTRAS`, on each split,
+    without the validation slice and on all training ratings."""
+    models = models or available_models()
+    entries = [(m, (), "") for m in models] + \
+        [(model, params, label) for label, (model, params) in STUDY_EXTRAS.items()]
+    return [PlannedRun(model, dataset, split, 0, part, params, label)
+            for dataset, split in splits for part in ("validation", "test")
+            for model, params, label in entries]
 
 
 def results_plan(models: list[str] | None = None) -> list[PlannedRun]:
@@ -60,9 +119,10 @@ def results_plan(models: list[str] | None = None) -> list[PlannedRun]:
     plan += [PlannedRun(m, "ml-100k", fold, s) for fold in ("u2", "u3", "u4", "u5")
              for m in models if m in CHEAP for s in SEEDS]
     plan += [PlannedRun(m, "douban", "monti", s) for m in models for s in SEEDS]
+    plan += study_plan(models, STUDY_SPLITS[:2])
     plan += [PlannedRun(m, "ml-1m", "random-90-10", s) for s in ML1M_SEEDS for m in models
              if s == 0 or ML1M_GUESS.get(m, 0) <= LONG_RUN]
-    return plan
+    return plan + study_plan(models, STUDY_SPLITS[2:])
 
 
 def fresh_default_runs() -> pd.DataFrame:
@@ -72,10 +132,26 @@ def fresh_default_runs() -> pd.DataFrame:
     return fresh[["model", "dataset", "split", "seed", "fit_seconds"]]
 
 
+def study_done(run: PlannedRun) -> bool:
+    """A study run is done when its predictions file exists and its record file holds a
+    fresh line made by exactly its command."""
+    record, predictions = results_dir() / run.record, results_dir() / run.predictions
+    if not (record.exists() and predictions.exists()):
+        return False
+    command = run.command()
+    return any(entry.get("command") == command and
+               (bool(run.params) or matches_current_defaults(run.model, entry["params"]))
+               for entry in read_entries(record))
+
+
 def pending(plan: list[PlannedRun], done: pd.DataFrame) -> list[PlannedRun]:
-    """The planned runs that no fresh default record covers yet."""
+    """The planned runs not done yet: no fresh default record covers a leaderboard run;
+    :func:`study_done` tells for a study run."""
     have = set(zip(done["model"], done["dataset"], done["split"], done["seed"]))
-    return [run for run in plan if (run.model, run.dataset, run.split, run.seed) not in have]
+    return [run for run in plan
+            if (run.part == "leaderboard"
+                and (run.model, run.dataset, run.split, run.seed) not in have)
+            or (run.part != "leaderboard" and not study_done(run))]
 
 
 def estimate_seconds(run: PlannedRun, done: pd.DataFrame) -> float:
@@ -104,7 +180,8 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     failed, started, left = 0, time.perf_counter(), total
     for index, run in enumerate(todo, 1):
         left -= estimate_seconds(run, done)
-        print(f"[{index}/{len(todo)}] {run.model} {run.dataset} {run.split} seed {run.seed} "
+        print(f"[{index}/{len(todo)}] {run.name} {run.dataset} {run.run_split} seed {run.seed}"
+              f"{'' if run.part == 'leaderboard' else ' (study, ' + run.part + ')'} "
               f"(then about {max(left, 0.0) / 60:.0f} min left)", file=out, flush=True)
         result = subprocess.run([sys.executable, "-m", "recsys_lib", *run.command()],
                                 cwd=results_dir().parent, env=env, stdout=subprocess.DEVNULL)

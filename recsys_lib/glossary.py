@@ -97,6 +97,22 @@ REPORT_KEYS = {
     "singular_values": "the leading singular values of the filled matrix",
 }
 
+#: keys a study run adds (``train ... --topn``; :func:`recsys_lib.topn.topn_summary`)
+TOPN_KEYS = {
+    "koren_targets": "5-star test ratings ranked by Koren's protocol (each among "
+                     "koren_random_items items the user has not rated, drawn at random)",
+    "koren_skipped": "5-star test ratings left out: their user has too few unrated items",
+    "koren_random_items": "random unrated items each 5-star test item is ranked among",
+    "koren_recall": "recall@N for N = 1..20 under Koren's protocol: the share of 5-star test "
+                    "items ranked in the top N",
+    "koren_mean_percentile": "mean percentile rank of the 5-star test items (0 = first; a "
+                             "random order gives 0.5)",
+    "full_recall@10": "recall at 10 when every item the user did not rate in training is "
+                      "ranked (relevant: test rating of at least 4 on 1-5)",
+    "full_ndcg@10": "NDCG at 10 under the same full ranking",
+    "full_users": "users with a relevant test item, over whom the two above average",
+}
+
 #: keys a record file adds to the summary (:mod:`recsys_lib.ledger`)
 RECORD_KEYS = {
     "command": "the argument list after 'python -m recsys_lib' that made the run",
@@ -104,7 +120,7 @@ RECORD_KEYS = {
     "machine": "CPU count, load average, Python and torch versions, threads, device",
 }
 
-ALL_KEYS = {**SUMMARY_KEYS, **REPORT_KEYS, **RECORD_KEYS}
+ALL_KEYS = {**SUMMARY_KEYS, **REPORT_KEYS, **TOPN_KEYS, **RECORD_KEYS}
 
 
 def unknown_keys(summary: dict) -> list[str]:

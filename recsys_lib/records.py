@@ -51,7 +51,7 @@ def matches_current_defaults(model: str, params: dict) -> bool:
 
 
 def collect_records(results_dir: str | Path) -> pd.DataFrame:
-    """Every run recorded under ``results_dir`` (all ``*.jsonl``), one row each.
+    """Every train run recorded under ``results_dir`` (all ``*.jsonl``), one row each.
 
     Adds ``record_file`` (path relative to ``results_dir``), ``defaults`` (True when the
     command set no ``--param``, so the model ran with its own default hyperparameters) and,
@@ -61,7 +61,8 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     rows = []
     for path in sorted(results_dir.rglob("*.jsonl")):
         for entry in read_entries(path):
-            if "command" in entry:  # benchmark tables share the folder but are not runs
+            # benchmark tables and blend records share the folder but are not train runs
+            if (entry.get("command") or [None])[0] == "train":
                 rows.append({**entry, "record_file": str(path.relative_to(results_dir))})
     if not rows:
         raise FileNotFoundError(f"no recorded runs under {results_dir}")

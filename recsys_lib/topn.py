@@ -45,17 +45,19 @@ def _rated(split: Split) -> list[set]:
 
 
 def koren_ranks(model, split: Split, n_random: int = 1000, seed: int = 0,
-                top: float | None = None) -> np.ndarray:
+                top: float | None = None, skip_short: bool = False) -> np.ndarray:
     """Rank of each top-rated test item among ``n_random`` unrated items (0 = first).
 
     ``model`` has ``predict(users, items)``; ``top`` is the rating that counts (default the
     top of the scale). Random items are drawn per test rating, without replacement, from the
-    items the user rated neither in training nor in test (seeded).
+    items the user rated neither in training nor in test (seeded). A user with fewer than
+    ``n_random`` such items raises ValueError, or with ``skip_short`` their test ratings are
+    left out (:func:`koren_targets` tells which are kept).
     """
-    top = split.rating_scale[1] if top is None else top
-    chosen = np.flatnonzero(split.test.ratings == top)
-    rng = np.random.default_rng(seed)
     rated = _rated(split)
+    chosen = koren_targets(split, n_random, top) if skip_short else \
+        np.flatnonzero(split.test.ratings == (split.rating_scale[1] if top is None else top))
+    rng = np.random.default_rng(seed)
     users = np.repeat(split.test.users[chosen], n_random + 1)
     items = np.empty((len(chosen), n_random + 1), dtype=np.int64)
     for row, index in enumerate(chosen):
@@ -70,6 +72,17 @@ def koren_ranks(model, split: Split, n_random: int = 1000, seed: int = 0,
     scores = np.asarray(model.predict(users, items.ravel()), dtype=np.float64)
     scores = scores.reshape(len(chosen), n_random + 1)
     return (scores[:, 1:] >= scores[:, :1]).sum(1)
+
+
+def koren_targets(split: Split, n_random: int = 1000, top: float | None = None
+                  ) -> np.ndarray:
+    """Indices into ``split.test`` of the top-rated test ratings whose user has at least
+    ``n_random`` items rated neither in training nor in test."""
+    top = split.rating_scale[1] if top is None else top
+    rated_counts = np.bincount(np.concatenate([split.train.users, split.test.users]),
+                               minlength=split.n_users)
+    chosen = np.flatnonzero(split.test.ratings == top)
+    return chosen[split.n_items - rated_counts[split.test.users[chosen]] >= n_random]
 
 
 def recall_curve(ranks: np.ndarray, max_n: int = 20) -> np.ndarray:
@@ -111,3 +124,28 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
             ndcgs.append(float(hits @ discounts) / ideal)
     return {f"recall@{k}": float(np.mean(recalls)), f"ndcg@{k}": float(np.mean(ndcgs)),
             "users": int(len(users))}
+
+
+def topn_summary(model, split: Split, n_random: int = 1000, max_n: int = 20, k: int = 10,
+                 seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Both top-N protocols for one fitted model: the summary keys (``koren_*``,
+    ``full_*``; see the glossary) and the Koren ranks (n_targets,).
+
+    Test ratings of users with fewer than ``n_random`` unrated items are left out of Koren's
+    protocol (``koren_skipped`` counts them; ML-100K's heaviest raters).
+    """
+    top = split.rating_scale[1]
+    ranks = koren_ranks(model, split, n_random=n_random, seed=seed, skip_short=True)
+    full = full_ranking(model, split, k=k)
+    defined = len(ranks) > 0
+    summary = {
+        "koren_targets": int(len(ranks)),
+        "koren_skipped": int((split.test.ratings == top).sum() - len(ranks)),
+        "koren_random_items": n_random,
+        "koren_recall": [float(r) for r in recall_curve(ranks, max_n)] if defined else None,
+        "koren_mean_percentile": float((ranks / n_random).mean()) if defined else None,
+        f"full_recall@{k}": full[f"recall@{k}"],
+        f"full_ndcg@{k}": full[f"ndcg@{k}"],
+        "full_users": full["users"],
+    }
+    return summary, ranks

@@ -15,6 +15,7 @@ from .metrics import ranking_metrics, rating_metrics, relevance_threshold
 from .models import RatingModel, create_model
 from .params import check_seed
 from .splits import Split, load_split
+from .topn import topn_summary
 
 
 def seed_everything(seed: int) -> None:
@@ -53,9 +54,14 @@ def score(split: Split, predictions, k: int = 10, threshold: float | None = None
 
 def evaluate(model: RatingModel, split: Split, k: int = 10) -> dict:
     """:func:`score` of ``model``'s predictions on ``split.test``, plus the seconds it took."""
+    return _evaluate(model, split, k)[0]
+
+
+def _evaluate(model: RatingModel, split: Split, k: int = 10) -> tuple[dict, np.ndarray]:
     start = time.perf_counter()
     predictions = model.predict(split.test.users, split.test.items)
-    return {**score(split, predictions, k=k), "predict_seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start
+    return {**score(split, predictions, k=k), "predict_seconds": seconds}, predictions
 
 
 def run(model_name: str, dataset: str, split: str | Split | None = None, seed: int = 0,
@@ -66,7 +72,22 @@ def run(model_name: str, dataset: str, split: str | Split | None = None, seed: i
     n_test_unseen, rmse, mae, precision@10, recall@10, ndcg@10, fit_seconds, predict_seconds and
     params, plus whatever the model's ``report()`` adds.
     """
+    return study_run(model_name, dataset, split, seed, params)[0]
+
+
+def study_run(model_name: str, dataset: str, split: str | Split | None = None,
+              seed: int = 0, params: dict | None = None, topn: bool = False
+              ) -> tuple[dict, dict]:
+    """:func:`run`, also returning the arrays a study keeps: ``{"split": Split, "pred":
+    (n_test,) test predictions}``; with ``topn`` the summary adds the top-N keys
+    (:func:`recsys_lib.topn.topn_summary`) and the arrays ``koren_ranks``."""
     data = split if isinstance(split, Split) else load_split(dataset, split)
     model, fit_seconds = fit(model_name, data, seed, params)
-    return {"model": model_name, **data.summary(), "seed": seed, **evaluate(model, data),
-            "fit_seconds": fit_seconds, "params": model.get_params(), **model.report()}
+    scores, predictions = _evaluate(model, data)
+    summary = {"model": model_name, **data.summary(), "seed": seed, **scores,
+               "fit_seconds": fit_seconds, "params": model.get_params(), **model.report()}
+    arrays = {"split": data, "pred": np.asarray(predictions)}
+    if topn:
+        topn_keys, arrays["koren_ranks"] = topn_summary(model, data)
+        summary.update(topn_keys)
+    return summary, arrays
