@@ -55,6 +55,45 @@ def paired_bootstrap(y_true, pred_a, pred_b, rating_scale: tuple[float, float],
             "real": bool(low > 0 or high < 0), "n_resamples": n_resamples, "level": level}
 
 
+def bootstrap_rmse(y_true, pred, rating_scale: tuple[float, float], n_resamples: int = 2000,
+                   level: float = 0.95, seed: int = 0) -> list[float]:
+    """[low, high]: the percentile bootstrap interval at ``level`` of one model's RMSE over
+    the test ratings."""
+    squares = _clipped_squares(y_true, pred, rating_scale)
+    rng = np.random.default_rng(seed)
+    batch = max(1, 20_000_000 // squares.size)
+    values = np.concatenate([
+        np.sqrt(squares[rng.integers(0, squares.size, size=(min(batch, n_resamples - s),
+                                                            squares.size))].mean(1))
+        for s in range(0, n_resamples, batch)])
+    tail = (1.0 - level) / 2.0
+    return [float(v) for v in np.quantile(values, [tail, 1.0 - tail])]
+
+
+def significance(y_true, predictions: dict[str, np.ndarray], order: list[str],
+                 rating_scale: tuple[float, float], n_resamples: int = 2000, seed: int = 0
+                 ) -> pd.DataFrame:
+    """For models in ``order`` (best first): the paired bootstrap of each model against the
+    first (the leader) and against the model just above it. Columns ``vs_leader``,
+    ``vs_leader_low``, ``vs_leader_high``, ``vs_leader_real`` and the same for ``vs_above``
+    (differences are this model's RMSE minus the other's)."""
+    rows = []
+    for index, name in enumerate(order):
+        row = {"model": name, "rmse": rmse(y_true, predictions[name], rating_scale)}
+        for key, other in (("vs_leader", order[0]),
+                           ("vs_above", order[index - 1] if index else None)):
+            if other is None or other == name:
+                row.update({key: 0.0, f"{key}_low": 0.0, f"{key}_high": 0.0,
+                            f"{key}_real": False})
+                continue
+            test = paired_bootstrap(y_true, predictions[name], predictions[other],
+                                    rating_scale, n_resamples=n_resamples, seed=seed)
+            row.update({key: test["difference"], f"{key}_low": test["low"],
+                        f"{key}_high": test["high"], f"{key}_real": test["real"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
 def support_buckets(counts: np.ndarray, edges=(0, 1, 6, 21, 51, 101, 201)) -> np.ndarray:
     """Labels such as ``"6-20"`` for training-rating counts (``edges`` are the lower bounds;
     the last bucket is open, e.g. ``"201+"``); a count of 0 is ``"0"`` (cold)."""

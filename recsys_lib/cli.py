@@ -1,4 +1,5 @@
-"""Command line: ``python -m recsys_lib {datasets,fetch,splits,models,train,rerun,results}``.
+"""Command line: ``python -m recsys_lib {datasets,fetch,splits,models,train,rerun,results,
+blend}``.
 
 ``train`` prints one JSON object as the last line of standard output; progress and errors go to
 standard error. Every error a user can make (an unknown name, a bad parameter value, a flag
@@ -243,6 +244,22 @@ def _cmd_results(args) -> None:
         raise RecsysError(f"{failed} run(s) of the results plan failed (see above)")
 
 
+def _cmd_blend(args) -> None:
+    from .experiments import STUDY_SPLITS
+    from .study import run_blend
+
+    splits_of = dict(STUDY_SPLITS)
+    if args.dataset not in splits_of:
+        raise UsageError(f"no study runs are planned on {args.dataset!r}; choose one of "
+                         f"{', '.join(splits_of)}")
+    if args.record is not None:
+        check_record_target(args.record)
+    summary = run_blend(args.dataset, splits_of[args.dataset])
+    print(dumps(summary), flush=True)
+    if args.record is not None:
+        append_record(args.record, args.argv, summary)
+
+
 def _check_train(args) -> dict:
     """Every check of a train command that can be made before training; the params."""
     check_seed(args.seed)
@@ -336,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--threads", type=_int, default=2, help="torch threads per run")
     results.add_argument("--dry-run", action="store_true",
                          help="print the estimate and the commands, run nothing")
+    blend = commands.add_parser(
+        "blend", help="blend the study runs of a dataset (weights learned on a validation "
+                      "slice) and print a JSON summary")
+    blend.add_argument("--dataset", required=True, action=_Once)
+    blend.add_argument("--record", default=None, metavar="FILE.jsonl", action=_Once,
+                       help="append the summary and this command to a record file")
     return parser
 
 
@@ -370,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         handler = {"datasets": _cmd_datasets, "fetch": _cmd_fetch, "splits": _cmd_splits,
                    "models": _cmd_models, "train": _cmd_train, "rerun": _cmd_rerun,
-                   "results": _cmd_results}[args.command]
+                   "results": _cmd_results, "blend": _cmd_blend}[args.command]
         handler(args)
     except RecsysError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

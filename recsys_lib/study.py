@@ -1,0 +1,118 @@
+"""Reading the study runs of the Results part, and the blend made from them.
+
+A study run (:func:`recsys_lib.experiments.study_plan`) keeps its predictions in
+``results/study/<dataset>_<split>/<name>.<part>.npz``: ``validation`` (fitted without the
+seeded 10% validation slice of the training ratings, predicting that slice) and ``test``
+(fitted on all training ratings, predicting the test part; its record also holds top-N
+quality). :func:`run_blend` learns feature-weighted stacking weights on the validation
+predictions and applies them to the test predictions; the test set chooses nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .analysis import bootstrap_rmse, paired_bootstrap
+from .blend import FWLS, choose_reg, support_features
+from .errors import MissingRecordError
+from .experiments import VALIDATION
+from .metrics import rmse
+from .predictions import load_predictions
+from .records import load_records, results_dir
+from .splits import Split, load_split
+
+
+def study_folder(dataset: str, split: str) -> Path:
+    return results_dir() / "study" / f"{dataset}_{split}"
+
+
+def study_names(dataset: str, split: str) -> list[str]:
+    """The study runs (model names, and extras such as ``pure-svd``) with both parts saved."""
+    folder = study_folder(dataset, split)
+    names = sorted(p.name[:-len(".test.npz")] for p in folder.glob("*.test.npz"))
+    missing = [n for n in names if not (folder / f"{n}.validation.npz").exists()]
+    if not names:
+        raise MissingRecordError(f"no study runs in results/study/{dataset}_{split}; make them "
+                                 f"with 'python -m recsys_lib results --dataset {dataset}'")
+    return [n for n in names if n not in missing]
+
+
+def study_predictions(dataset: str, split: str, part: str, names: list[str] | None = None
+                      ) -> tuple[Split, dict[str, np.ndarray]]:
+    """The split a part predicts (``test``: the split itself; ``validation``: the split
+    without its validation slice, whose ``test`` is the slice) and each run's predictions."""
+    if part not in ("validation", "test"):
+        raise ValueError(f"part must be 'validation' or 'test', got {part!r}")
+    data = load_split(dataset, split if part == "test" else f"{split}/{VALIDATION}")
+    folder = study_folder(dataset, split)
+    names = study_names(dataset, split) if names is None else names
+    return data, {name: load_predictions(folder / f"{name}.{part}.npz", data)["pred"]
+                  .astype(np.float64) for name in names}
+
+
+def study_runs(dataset: str, split: str) -> pd.DataFrame:
+    """One row per study run on all training ratings (``test`` part): its record line,
+    with the top-N keys, indexed by name."""
+    rows = []
+    for name in study_names(dataset, split):
+        runs = load_records(study_folder(dataset, split) / f"{name}.jsonl")
+        rows.append(runs[runs["split"] == split].iloc[-1].rename(name))
+    return pd.DataFrame(rows)
+
+
+def _features(data: Split) -> np.ndarray:
+    return support_features(data.train, data.n_users, data.n_items, data.test.users,
+                            data.test.items)
+
+
+def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: int = 0,
+              n_resamples: int = 2000) -> dict:
+    """Feature-weighted linear stacking of the study runs of ``(dataset, split)``.
+
+    The ridge penalty is chosen by 5-fold cross-validation on the validation predictions,
+    the weights are fitted on them, and applied to the test predictions of the same models
+    refitted on all training ratings. Returns the blend's test ``rmse``, a 95% bootstrap
+    interval on it, the best single model *by validation RMSE* with its test RMSE and the
+    paired interval on the difference, each model's mean weight, the test RMSE of the blend
+    fitted without each model, and a constant-weight linear blend for comparison.
+    """
+    validation, val = study_predictions(dataset, split, "validation", names)
+    test, tst = study_predictions(dataset, split, "test", list(val))
+    names = list(val)
+    val_matrix = np.column_stack([val[n] for n in names])
+    test_matrix = np.column_stack([tst[n] for n in names])
+    val_features, test_features = _features(validation), _features(test)
+    truth_val, truth_test = validation.test.ratings, test.test.ratings
+    scale = test.rating_scale
+    reg = choose_reg(val_matrix, truth_val, val_features, seed=seed)
+    model = FWLS(reg).fit(val_matrix, truth_val, val_features)
+    blended = np.clip(model.predict(test_matrix, test_features), *scale)
+    val_rmse = {n: rmse(truth_val, val[n], scale) for n in names}
+    best = min(names, key=val_rmse.get)
+    constant = val_features[:, :1], test_features[:, :1]
+    linear = FWLS(reg).fit(val_matrix, truth_val, constant[0])
+    leave_one_out = {}
+    for index, name in enumerate(names):
+        keep = [i for i in range(len(names)) if i != index]
+        without = FWLS(reg).fit(val_matrix[:, keep], truth_val, val_features)
+        leave_one_out[name] = rmse(truth_test, without.predict(test_matrix[:, keep],
+                                                               test_features), scale)
+    versus_best = paired_bootstrap(truth_test, blended, tst[best], scale,
+                                   n_resamples=n_resamples, seed=seed)
+    return {
+        "dataset": dataset, "split": split, "models": names, "seed": seed,
+        "validation_split": validation.name, "n_validation": int(len(truth_val)),
+        "n_test": int(len(truth_test)), "reg": reg,
+        "validation_rmse": rmse(truth_val, model.predict(val_matrix, val_features), scale),
+        "rmse": rmse(truth_test, blended, scale),
+        "rmse_interval": bootstrap_rmse(truth_test, blended, scale, n_resamples=n_resamples,
+                                        seed=seed),
+        "linear_rmse": rmse(truth_test, linear.predict(test_matrix, constant[1]), scale),
+        "best_single": best, "best_single_rmse": rmse(truth_test, tst[best], scale),
+        "versus_best_single": versus_best,
+        "mean_weights": dict(zip(names, map(float, model.mean_weights(val_features)))),
+        "leave_one_out_rmse": leave_one_out,
+    }

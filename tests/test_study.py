@@ -1,0 +1,186 @@
+"""Study runs of the Results part: saved predictions, top-N summaries, the study plan, the
+significance table and the blend (on ML-100K u1 with synthetic predictions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recsys_lib import experiments, study
+from recsys_lib.analysis import bootstrap_rmse, significance
+from recsys_lib.errors import RecordFileError
+from recsys_lib.glossary import unknown_keys
+from recsys_lib.ledger import append_record
+from recsys_lib.metrics import rmse
+from recsys_lib.models import available_models
+from recsys_lib.predictions import load_predictions, save_predictions
+from recsys_lib.records import collect_records
+from recsys_lib.splits import load_split, synthetic_split
+from recsys_lib.topn import koren_ranks, koren_targets, topn_summary
+
+
+@pytest.fixture(scope="module")
+def u1():
+    return load_split("ml-100k", "u1")
+
+
+def test_predictions_round_trip_and_refuse_another_split(tmp_path, u1):
+    pred = np.linspace(1, 5, len(u1.test.ratings))
+    path = save_predictions(tmp_path / "a" / "p.npz", u1, pred, koren_ranks=[3, 1])
+    arrays = load_predictions(path, u1)
+    assert np.allclose(arrays["pred"], pred) and arrays["pred"].dtype == np.float32
+    assert list(arrays["koren_ranks"]) == [3, 1]
+    with pytest.raises(RecordFileError, match="another split"):
+        load_predictions(path, load_split("ml-100k", "u2"))
+    with pytest.raises(RecordFileError, match="must end in .npz"):
+        save_predictions(tmp_path / "p.txt", u1, pred)
+    with pytest.raises(ValueError, match="predictions for"):
+        save_predictions(tmp_path / "q.npz", u1, pred[:-1])
+    assert not (tmp_path / "q.npz").exists()
+
+
+def test_train_saves_predictions_and_topn_with_its_record(tmp_path):
+    npz, record = tmp_path / "p.npz", tmp_path / "r.jsonl"
+    command = [sys.executable, "-m", "recsys_lib", "train", "global-mean", "--dataset",
+               "ml-100k", "--split", "u1", "--topn", "--predictions", str(npz),
+               "--record", str(record)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert unknown_keys(summary) == []
+    # a constant predictor ties every item with the target: ties count against it
+    assert summary["koren_recall"] == [0.0] * 20 and summary["koren_mean_percentile"] == 1.0
+    assert summary["koren_targets"] + summary["koren_skipped"] == 4457
+    arrays = load_predictions(npz, load_split("ml-100k", "u1"))
+    assert len(arrays["koren_ranks"]) == summary["koren_targets"]
+    assert np.isclose(rmse(load_split("ml-100k", "u1").test.ratings, arrays["pred"],
+                           (1, 5)), summary["rmse"])
+    bad = subprocess.run(command[:-4] + ["--predictions", str(tmp_path / "p.csv")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "must end in .npz" in bad.stderr and not (tmp_path / "p.csv").exists()
+
+
+def test_koren_protocol_skips_users_without_enough_unrated_items():
+    split = synthetic_split(n_users=30, n_items=60, n_ratings=900, seed=1)
+    keep = koren_targets(split, n_random=30)
+    top = np.flatnonzero(split.test.ratings == split.rating_scale[1])
+    rated = np.bincount(np.concatenate([split.train.users, split.test.users]),
+                        minlength=split.n_users)
+    assert set(keep) == {i for i in top if split.n_items - rated[split.test.users[i]] >= 30}
+    assert 0 < len(keep) < len(top)  # the fixture has both kinds of user
+    with pytest.raises(ValueError, match="unrated items"):
+        koren_ranks(_Oracle(split), split, n_random=30)
+
+
+class _Oracle:
+    """Scores the true test rating high and everything else low."""
+
+    def __init__(self, split):
+        self.best = set(zip(split.test.users.tolist(), split.test.items.tolist()))
+
+    def predict(self, users, items):
+        return np.array([1.0 if (u, i) in self.best else 0.0 for u, i in zip(users, items)])
+
+
+def test_topn_summary_of_an_oracle_and_of_noise():
+    split = synthetic_split(n_users=40, n_items=400, n_ratings=800, seed=2)
+    oracle, ranks = topn_summary(_Oracle(split), split, n_random=100)
+    assert oracle["koren_recall"][0] == 1.0 and oracle["koren_mean_percentile"] == 0.0
+    assert len(ranks) == oracle["koren_targets"] > 0
+
+    class Noise:
+        def predict(self, users, items):
+            return np.random.default_rng(0).random(len(users))
+
+    noise, _ = topn_summary(Noise(), split, n_random=100)
+    assert 0.35 < noise["koren_mean_percentile"] < 0.65
+    assert noise["full_recall@10"] < oracle["full_recall@10"]
+
+
+def test_study_plan_has_both_parts_of_every_model_and_pure_svd():
+    plan = experiments.study_plan()
+    names = {r.name for r in plan}
+    assert names == set(available_models()) | set(experiments.STUDY_EXTRAS)
+    for run in plan:
+        command = run.command()
+        assert run.seed == 0 and command[command.index("--predictions") + 1] == \
+            f"results/{run.predictions}"
+        assert ("--topn" in command) == (run.part == "test")
+        assert command[command.index("--split") + 1] == \
+            (f"{run.split}/{experiments.VALIDATION}" if run.part == "validation" else run.split)
+    assert len(plan) == 2 * len(names) * len(experiments.STUDY_SPLITS)
+    pure = next(r for r in plan if r.name == "pure-svd")
+    assert pure.command()[pure.command().index("--param") + 1] == "fill=zero"
+
+
+def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setattr(experiments, "results_dir", lambda: tmp_path)
+    run = experiments.PlannedRun("baseline", "ml-100k", "u1", 0, "test")
+    assert not experiments.study_done(run)
+    (tmp_path / run.predictions).parent.mkdir(parents=True)
+    (tmp_path / run.predictions).write_bytes(b"")
+    from recsys_lib.models import create_model
+    params = create_model("baseline").get_params()
+    append_record(tmp_path / run.record, run.command()[:-2], {"params": params})
+    assert not experiments.study_done(run)  # a line of another command
+    append_record(tmp_path / run.record, run.command(), {"params": {**params, "n_epochs": 1}})
+    assert not experiments.study_done(run)  # stale: not today's defaults
+    append_record(tmp_path / run.record, run.command(), {"params": params})
+    assert experiments.study_done(run)
+
+
+def test_collect_records_ignores_blend_records(tmp_path):
+    append_record(tmp_path / "blend.jsonl", ["blend", "--dataset", "ml-100k"], {"rmse": 0.1})
+    append_record(tmp_path / "runs.jsonl", ["train", "baseline", "--dataset", "ml-100k"],
+                  {"model": "baseline", "rmse": 0.9, "params": {}})
+    assert list(collect_records(tmp_path)["model"]) == ["baseline"]
+
+
+def test_significance_and_bootstrap_interval(u1):
+    truth = u1.test.ratings
+    rng = np.random.default_rng(0)
+    good = truth + rng.normal(0, 0.9, truth.size)
+    close = truth + rng.normal(0, 0.9, truth.size)
+    bad = truth + rng.normal(0, 1.1, truth.size)
+    table = significance(truth, {"good": good, "close": close, "bad": bad},
+                         ["good", "close", "bad"], (1, 5), n_resamples=300)
+    assert table.loc["good", "vs_leader"] == 0.0 and not table.loc["good", "vs_leader_real"]
+    assert table.loc["bad", "vs_leader_real"] and table.loc["bad", "vs_above_real"]
+    assert table.loc["bad", "vs_leader_low"] > 0
+    low, high = bootstrap_rmse(truth, good, (1, 5), n_resamples=300)
+    assert low < rmse(truth, good, (1, 5)) < high
+
+
+def _write_study(folder, name, part, data, pred):
+    save_predictions(folder / f"{name}.{part}.npz", data, pred)
+
+
+def test_blend_learns_on_the_validation_slice_and_beats_its_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "results_dir", lambda: tmp_path)
+    folder = tmp_path / "study" / "ml-100k_u1"
+    validation = load_split("ml-100k", f"u1/{experiments.VALIDATION}")
+    test = load_split("ml-100k", "u1")
+    rng = np.random.default_rng(0)
+    for part, data in (("validation", validation), ("test", test)):
+        truth = data.test.ratings
+        shared = rng.normal(0, 0.5, truth.size)
+        _write_study(folder, "a", part, data, truth + shared + rng.normal(0, 0.6, truth.size))
+        _write_study(folder, "b", part, data, truth - shared + rng.normal(0, 0.7, truth.size))
+        _write_study(folder, "noise", part, data, rng.uniform(1, 5, truth.size))
+    _write_study(folder, "only-test", "test", test, test.test.ratings)  # never blended
+    result = study.run_blend("ml-100k", "u1", n_resamples=200)
+    assert result["models"] == ["a", "b", "noise"]
+    assert result["best_single"] == "a"
+    assert result["rmse"] < result["best_single_rmse"] - 0.1
+    assert result["versus_best_single"]["real"]
+    low, high = result["rmse_interval"]
+    assert low < result["rmse"] < high
+    assert abs(result["mean_weights"]["noise"]) < 0.05
+    assert result["leave_one_out_rmse"]["b"] > result["rmse"] + 0.05
+    assert result["n_validation"] == 8000 and result["n_test"] == 20000
