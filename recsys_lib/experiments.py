@@ -189,3 +189,14 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     print(f"made {len(todo) - failed} runs in {(time.perf_counter() - started) / 60:.0f} min"
           f"; {failed} failed", file=out)
     return failed
+
+
+def missing_runs(datasets: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The planned runs not recorded yet (on ``datasets``, default all): one row each with
+    its ``part`` and the ``command`` that makes it. Empty when the records are complete."""
+    plan = [run for run in results_plan() if datasets is None or run.dataset in datasets]
+    rows = [{"model": run.name, "dataset": run.dataset, "split": run.run_split,
+             "seed": run.seed, "part": run.part,
+             "command": "python -m recsys_lib " + " ".join(run.command())}
+            for run in pending(plan, fresh_default_runs())]
+    return pd.DataFrame(rows, columns=["model", "dataset", "split", "seed", "part", "command"])

@@ -75,7 +75,7 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
     The ridge penalty is chosen by 5-fold cross-validation on the validation predictions,
     the weights are fitted on them, and applied to the test predictions of the same models
     refitted on all training ratings. Returns the blend's test ``rmse``, a 95% bootstrap
-    interval on it, the best single model *by validation RMSE* with its test RMSE and the
+    interval on it (test users resampled), the best single model *by validation RMSE* with its test RMSE and the
     paired interval on the difference, each model's mean weight, the test RMSE of the blend
     fitted without each model, and a constant-weight linear blend for comparison.
     """
@@ -100,8 +100,9 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
         without = FWLS(reg).fit(val_matrix[:, keep], truth_val, val_features)
         leave_one_out[name] = rmse(truth_test, without.predict(test_matrix[:, keep],
                                                                test_features), scale)
+    users = test.test.users  # whole users are resampled: their errors are correlated
     versus_best = paired_bootstrap(truth_test, blended, tst[best], scale,
-                                   n_resamples=n_resamples, seed=seed)
+                                   n_resamples=n_resamples, seed=seed, groups=users)
     return {
         "dataset": dataset, "split": split, "models": names, "seed": seed,
         "validation_split": validation.name, "n_validation": int(len(truth_val)),
@@ -109,7 +110,7 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
         "validation_rmse": rmse(truth_val, model.predict(val_matrix, val_features), scale),
         "rmse": rmse(truth_test, blended, scale),
         "rmse_interval": bootstrap_rmse(truth_test, blended, scale, n_resamples=n_resamples,
-                                        seed=seed),
+                                        seed=seed, groups=users),
         "linear_rmse": rmse(truth_test, linear.predict(test_matrix, constant[1]), scale),
         "best_single": best, "best_single_rmse": rmse(truth_test, tst[best], scale),
         "versus_best_single": versus_best,

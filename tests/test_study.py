@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from recsys_lib import experiments, study
-from recsys_lib.analysis import bootstrap_rmse, significance
+from recsys_lib.analysis import bootstrap_rmse, paired_bootstrap, significance
 from recsys_lib.errors import RecordFileError
 from recsys_lib.glossary import unknown_keys
 from recsys_lib.ledger import append_record
@@ -184,3 +184,18 @@ def test_blend_learns_on_the_validation_slice_and_beats_its_parts(tmp_path, monk
     assert abs(result["mean_weights"]["noise"]) < 0.05
     assert result["leave_one_out_rmse"]["b"] > result["rmse"] + 0.05
     assert result["n_validation"] == 8000 and result["n_test"] == 20000
+
+
+def test_resampling_users_widens_the_interval_when_a_users_errors_agree(u1):
+    truth = u1.test.ratings
+    rng = np.random.default_rng(1)
+    user_bias = rng.normal(0, 0.4, u1.n_users)[u1.test.users]
+    a = truth + user_bias + rng.normal(0, 0.8, truth.size)
+    b = truth + rng.normal(0, 0.85, truth.size)
+    by_rating = paired_bootstrap(truth, a, b, (1, 5), n_resamples=400)
+    by_user = paired_bootstrap(truth, a, b, (1, 5), n_resamples=400, groups=u1.test.users)
+    assert by_rating["difference"] == by_user["difference"]
+    assert by_user["unit"] == "group" and by_rating["unit"] == "rating"
+    assert by_user["high"] - by_user["low"] > 1.3 * (by_rating["high"] - by_rating["low"])
+    with pytest.raises(ValueError, match="groups for"):
+        paired_bootstrap(truth, a, b, (1, 5), groups=u1.test.users[:-1])
