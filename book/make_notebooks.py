@@ -168,36 +168,46 @@ class Converter:
         return self.equations_with_tags(self.roles("\n".join(out)))
 
 
+GATE_START = re.compile(r"^(`{3,}|:{3,})\{solution-start\}.*?^\1\s*$", re.M | re.S)
+GATE_END = re.compile(r"^(`{3,}|:{3,})\{solution-end\}.*?^\1\s*$", re.M | re.S)
+
+
 def gated_solutions(cells: list) -> list:
     """Fold each ``solution-start`` ... ``solution-end`` span (markdown and code cells) into
-    one markdown cell with ``<details>``; the solution's code is shown, not run."""
+    one markdown cell with ``<details>``; the solution's code is shown, not run. A markdown
+    cell may end one span and start the next (jupytext joins consecutive markdown)."""
     out, inside = [], None
     for cell in cells:
-        source = cell.source
-        start = re.search(r"^(`{3,}|:{3,})\{solution-start\}.*?^\1\s*$", source, re.M | re.S)
-        if inside is None and start:
-            out_source = source[:start.start()].rstrip()
-            if out_source:
-                out.append(nbformat.v4.new_markdown_cell(out_source))
-            inside = [source[start.end():].strip()]
+        if cell.cell_type != "markdown":
+            if inside is None:
+                out.append(cell)
+            else:
+                inside.append(f"```python\n{cell.source.strip()}\n```")
             continue
-        if inside is not None:
-            end = re.search(r"^(`{3,}|:{3,})\{solution-end\}.*?^\1\s*$", source, re.M | re.S)
-            part = source[:end.start()] if end and cell.cell_type == "markdown" else source
-            if cell.cell_type == "code":
-                inside.append(f"```python\n{source.strip()}\n```")
-            elif part.strip():
-                inside.append(part.strip())
-            if end and cell.cell_type == "markdown":
-                body = "\n\n".join(p for p in inside if p)
+        source = cell.source
+        if inside is None and not GATE_START.search(source):
+            out.append(cell)
+            continue
+        while source.strip():
+            if inside is None:
+                start = GATE_START.search(source)
+                before = source[:start.start()] if start else source
+                if before.strip():
+                    out.append(nbformat.v4.new_markdown_cell(before.strip()))
+                if not start:
+                    break
+                inside, source = [], source[start.end():]
+            else:
+                end = GATE_END.search(source)
+                part = source[:end.start()] if end else source
+                if part.strip():
+                    inside.append(part.strip())
+                if not end:
+                    break
+                body = "\n\n".join(inside)
                 out.append(nbformat.v4.new_markdown_cell(
                     f"<details><summary>Solution</summary>\n\n{body}\n\n</details>"))
-                rest = source[end.end():].strip()
-                if rest:
-                    out.append(nbformat.v4.new_markdown_cell(rest))
-                inside = None
-            continue
-        out.append(cell)
+                inside, source = None, source[end.end():]
     return out
 
 
