@@ -111,19 +111,33 @@ def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
     return table.sort_values("rmse")
 
 
-def reproduce(row) -> dict:
+def _recorded(row, key: str):
+    """``machine[key]`` of a record line (a dict) or of a flattened row (``machine.key``)."""
+    machine = row.get("machine")
+    value = machine.get(key) if isinstance(machine, dict) else row.get(f"machine.{key}")
+    return None if value is None or value != value else value  # NaN: not recorded
+
+
+def reproduce(row, same_device: bool = True) -> dict:
     """Train again the run a record describes (``row``: a line of a record file, or a row of
     :func:`load`), with its command's model, data, seed and parameters and with the torch
     thread count it recorded (float32 sums depend on it; 2 when it recorded none), and return
-    the live summary. The same seed on the same thread count gives the same RMSE."""
+    the live summary. The same seed on the same thread count gives the same RMSE.
+
+    With ``same_device`` a model that takes ``device`` runs on the device the record names
+    (a GPU adds its sums in another order, so only the recorded device can match the record);
+    ``same_device=False`` lets it pick the fastest device here."""
     args = parse_train_command(list(row["command"]))
-    machine = row.get("machine")
-    threads = machine.get("torch_threads") if isinstance(machine, dict) else \
-        row.get("machine.torch_threads")
-    threads = int(threads) if threads is not None and threads == threads else 2
+    threads = _recorded(row, "torch_threads")
+    threads = int(threads) if threads is not None else 2
+    params = parse_params(args.model, args.param)
+    device = row.get("device")
+    device = device if isinstance(device, str) else _recorded(row, "device")
+    if same_device and isinstance(device, str) and params.get("device") is None \
+            and "device" in get_model_class(args.model).param_names():
+        params["device"] = device
     with torch_threads(threads):
-        return run(args.model, args.dataset, args.split, seed=args.seed,
-                   params=parse_params(args.model, args.param))
+        return run(args.model, args.dataset, args.split, seed=args.seed, params=params)
 
 
 def train_live(setting) -> bool:
@@ -137,11 +151,11 @@ def train_live(setting) -> bool:
 
 
 def live_beside_recorded(rows: pd.DataFrame) -> pd.DataFrame:
-    """Train every run of ``rows`` (record rows) again, here, and set the live RMSE and the
-    device it ran on beside the recorded RMSE."""
+    """Train every run of ``rows`` (record rows) again, here, on the fastest device, and set
+    the live RMSE and the device it ran on beside the recorded RMSE."""
     out = []
     for _, row in rows.iterrows():
-        live = reproduce(row)
+        live = reproduce(row, same_device=False)
         out.append({"model": row["model"], "dataset": row["dataset"], "seed": row["seed"],
                     "recorded rmse": row["rmse"], "live rmse": live["rmse"],
                     "device": live.get("device", "cpu"), "live fit seconds": live["fit_seconds"]})

@@ -131,3 +131,16 @@ def test_records_load_fails_loudly_and_reproduce_repeats_a_run():
     frame = records.load("leaderboard/u1_defaults")
     row = frame[frame["model"] == "baseline"].iloc[0]
     assert records.reproduce(row)["rmse"] == row["rmse"]
+
+
+def test_reproduce_runs_on_the_recorded_device_unless_told_otherwise(monkeypatch):
+    from recsys_lib import records
+
+    seen = []
+    monkeypatch.setattr(records, "run", lambda *a, **k: seen.append(k["params"]) or {})
+    row = {"command": ["train", "u-autorec", "--dataset", "ml-100k"], "device": "cpu",
+           "machine": {"torch_threads": 1}}
+    records.reproduce(row)
+    records.reproduce(row, same_device=False)
+    records.reproduce({**row, "command": ["train", "baseline", "--dataset", "ml-100k"]})
+    assert seen == [{"device": "cpu"}, {}, {}]
