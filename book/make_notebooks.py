@@ -35,14 +35,16 @@ OUT = CHAPTERS
 SETUP = '''# Setup. On Colab, or wherever recsys_lib is missing, this fetches the book's code and
 # recorded runs and installs them; no runtime restart is needed. Elsewhere it does nothing.
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("recsys_lib") is None:
     REPOSITORY = "{url}"
     print(f"recsys_lib is not installed: cloning {{REPOSITORY}} and installing it ...")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPOSITORY, "book-code"],
-                   check=True)
+    if not os.path.isdir("book-code"):  # a second try after a failed install reuses it
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPOSITORY, "book-code"],
+                       check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "book-code"],
                    check=True)
     sys.path.insert(0, "book-code")  # importable in this kernel at once

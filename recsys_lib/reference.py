@@ -55,3 +55,13 @@ PUBLISHED = {
 def published(model: str, dataset: str) -> float:
     """The published test RMSE of ``model`` on ``dataset`` (KeyError when there is none)."""
     return PUBLISHED[(model, dataset)][0]
+
+#: the blend's targets (Results part): split -> (target, best published RMSE without side
+#: information, its source)
+BLEND_TARGETS = {
+    ("ml-100k", "u1"): (0.885, 0.889, "GLocal-K, Han et al., CIKM 2021 (README 0.8889)"),
+    ("douban", "monti"): (0.720, 0.721, "GLocal-K, Han et al., CIKM 2021 (README 0.7208); "
+                                        "IGMC 0.721"),
+    ("ml-1m", "random-90-10"): (0.818, 0.822, "GLocal-K, Han et al., CIKM 2021 (README "
+                                              "0.8227)"),
+}

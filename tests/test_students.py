@@ -32,7 +32,9 @@ STUDENT_RUNS = {
     "07_autorec": {"TRAIN": False},
     "08_sparse_fc": QUICK,
     "09_glocal_k": QUICK,
-    "10_leaderboard": {"TRAIN": False},
+    "10_leaderboard": {"TRAIN": False, "N_RESAMPLES": 200},
+    "11_blend": {"DATASETS": ["ml-100k"]},
+    "12_topn": {"DATASETS": ["ml-100k"]},
 }
 
 
