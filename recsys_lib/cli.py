@@ -245,19 +245,9 @@ def _cmd_results(args) -> None:
 
 
 def _cmd_blend(args) -> None:
-    from .experiments import STUDY_SPLITS
-    from .study import run_blend
+    from .study import blend_command
 
-    splits_of = dict(STUDY_SPLITS)
-    if args.dataset not in splits_of:
-        raise UsageError(f"no study runs are planned on {args.dataset!r}; choose one of "
-                         f"{', '.join(splits_of)}")
-    if args.record is not None:
-        check_record_target(args.record)
-    summary = run_blend(args.dataset, splits_of[args.dataset])
-    print(dumps(summary), flush=True)
-    if args.record is not None:
-        append_record(args.record, args.argv, summary)
+    blend_command(args.dataset, args.record, args.argv)
 
 
 def _check_train(args) -> dict:

@@ -17,11 +17,11 @@ import pandas as pd
 
 from .analysis import bootstrap_rmse, paired_bootstrap
 from .blend import FWLS, choose_reg, support_features
-from .errors import MissingRecordError
-from .experiments import VALIDATION
+from .errors import MissingRecordError, UsageError
+from .experiments import STUDY_SPLITS, VALIDATION
 from .metrics import rmse
 from .predictions import load_predictions
-from .ledger import read_entries
+from .ledger import append_record, check_record_target, dumps, read_entries
 from .records import load_records, results_dir
 from .splits import Split, load_split
 
@@ -136,3 +136,20 @@ def blend_record(dataset: str, split: str) -> dict:
     if not path.exists():
         raise MissingRecordError(f"no blend record {path.name}; make it with '{command}'")
     return read_entries(path)[-1]
+
+
+def blend_command(dataset: str, record: str | None, argv: list[str]) -> dict:
+    """``python -m recsys_lib blend``: the blend of ``dataset``'s study split, printed as one
+    JSON line and, with ``record``, appended to that record file with the command ``argv``.
+    An unknown dataset or an unwritable record is refused before any work."""
+    splits_of = dict(STUDY_SPLITS)
+    if dataset not in splits_of:
+        raise UsageError(f"no study runs are planned on {dataset!r}; choose one of "
+                         f"{', '.join(splits_of)}")
+    if record is not None:
+        check_record_target(record)
+    summary = run_blend(dataset, splits_of[dataset])
+    print(dumps(summary), flush=True)
+    if record is not None:
+        append_record(record, argv, summary)
+    return summary

@@ -199,3 +199,14 @@ def test_resampling_users_widens_the_interval_when_a_users_errors_agree(u1):
     assert by_user["high"] - by_user["low"] > 1.3 * (by_rating["high"] - by_rating["low"])
     with pytest.raises(ValueError, match="groups for"):
         paired_bootstrap(truth, a, b, (1, 5), groups=u1.test.users[:-1])
+
+
+def test_blend_command_refuses_bad_input_in_one_line(tmp_path):
+    base = [sys.executable, "-m", "recsys_lib", "blend"]
+    for extra, message in ((["--dataset", "jester"], "no study runs are planned on"),
+                           (["--dataset", "ml-100k", "--record", str(tmp_path)],
+                            "is a directory")):
+        result = subprocess.run(base + extra, capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+        assert result.stdout == ""
