@@ -19,11 +19,14 @@ from .analysis import bootstrap_rmse, paired_bootstrap
 from .blend import FWLS, choose_reg, support_features
 from .errors import MissingRecordError, UsageError
 from .experiments import STUDY_SPLITS, VALIDATION
+from .cli import parse_params, parse_train_command
 from .metrics import rmse
 from .predictions import load_predictions
 from .ledger import append_record, check_record_target, dumps, read_entries
 from .records import load_records, results_dir
 from .splits import Split, load_split
+from .torch_utils import torch_threads
+from .training import study_run
 
 
 def study_folder(dataset: str, split: str) -> Path:
@@ -153,3 +156,15 @@ def blend_command(dataset: str, record: str | None, argv: list[str]) -> dict:
     if record is not None:
         append_record(record, argv, summary)
     return summary
+
+
+def rerun_study(dataset: str, split: str, name: str) -> dict:
+    """Train the recorded study run ``name`` on all training ratings again, here, with its
+    command's parameters, top-N included, on its recorded thread count; returns the live
+    summary (compare it with :func:`study_runs`)."""
+    row = study_runs(dataset, split).loc[name]
+    args = parse_train_command(list(row["command"]))
+    threads = row.get("machine.torch_threads")
+    with torch_threads(int(threads) if threads == threads and threads is not None else 2):
+        return study_run(args.model, args.dataset, args.split, seed=args.seed,
+                         params=parse_params(args.model, args.param), topn=args.topn)[0]
