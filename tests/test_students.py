@@ -33,7 +33,7 @@ STUDENT_RUNS = {
     "08_sparse_fc": QUICK,
     "09_glocal_k": QUICK,
     "10_leaderboard": {"TRAIN": False, "N_RESAMPLES": 200},
-    "11_blend": {"DATASETS": ["ml-100k"]},
+    "11_blend": {},
     "12_topn": {"DATASETS": ["ml-100k"]},
 }
 
