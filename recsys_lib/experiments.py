@@ -36,8 +36,9 @@ ML1M_SEEDS = (0, 1, 2)
 CHEAP = ("global-mean", "baseline", "svd-truncated", "biased-mf-sgd", "knn-pearson",
          "global-neighborhood", "svdpp", "integrated", "surprise-baseline", "surprise-svd",
          "surprise-knnbaseline")
-#: seconds a run is expected to take when no record tells (two threads, ML-1M)
-ML1M_GUESS = {"glocal-k": 1300, "sparse-fc": 1500, "i-autorec": 680, "u-autorec": 180,
+#: seconds an ML-1M run takes here (two threads, quiet machine; the records under
+#: results/speed/ and results/kernel/benchmark.jsonl): a model above LONG_RUN gets one seed
+ML1M_GUESS = {"glocal-k": 1290, "sparse-fc": 855, "i-autorec": 675, "u-autorec": 180,
               "surprise-svdpp": 600, "deep-ae": 900}
 LONG_RUN = 15 * 60
 #: the threads a driven run uses (a record keeps its thread count)
