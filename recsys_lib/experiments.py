@@ -169,9 +169,10 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
              out=sys.stderr) -> int:
     """Make the pending runs of ``plan`` one at a time; returns the number that failed."""
     done = fresh_default_runs()
-    todo = pending(plan, done)[:limit]
+    waiting = pending(plan, done)  # reads every study record once
+    todo = waiting[:limit]
     total = sum(estimate_seconds(run, done) for run in todo)
-    print(f"{len(plan) - len(pending(plan, done))} of {len(plan)} runs recorded; "
+    print(f"{len(plan) - len(waiting)} of {len(plan)} runs recorded; "
           f"{len(todo)} to make, about {total / 3600:.1f} h on this machine", file=out)
     if dry_run:
         for run in todo:

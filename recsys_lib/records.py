@@ -118,6 +118,12 @@ def _recorded(row, key: str):
     return None if value is None or value != value else value  # NaN: not recorded
 
 
+def recorded_threads(row) -> int:
+    """The torch thread count a record line or row names (2 when it names none)."""
+    threads = _recorded(row, "torch_threads")
+    return int(threads) if threads is not None else 2
+
+
 def reproduce(row, same_device: bool = True) -> dict:
     """Train again the run a record describes (``row``: a line of a record file, or a row of
     :func:`load`), with its command's model, data, seed and parameters and with the torch
@@ -128,8 +134,7 @@ def reproduce(row, same_device: bool = True) -> dict:
     (a GPU adds its sums in another order, so only the recorded device can match the record);
     ``same_device=False`` lets it pick the fastest device here."""
     args = parse_train_command(list(row["command"]))
-    threads = _recorded(row, "torch_threads")
-    threads = int(threads) if threads is not None else 2
+    threads = recorded_threads(row)
     params = parse_params(args.model, args.param)
     device = row.get("device")
     device = device if isinstance(device, str) else _recorded(row, "device")

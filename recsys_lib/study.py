@@ -23,7 +23,7 @@ from .cli import parse_params, parse_train_command
 from .metrics import rmse
 from .predictions import load_predictions
 from .ledger import append_record, check_record_target, dumps, read_entries
-from .records import load_records, results_dir
+from .records import load_records, recorded_threads, results_dir
 from .splits import Split, load_split
 from .torch_utils import torch_threads
 from .training import study_run
@@ -164,7 +164,6 @@ def rerun_study(dataset: str, split: str, name: str) -> dict:
     summary (compare it with :func:`study_runs`)."""
     row = study_runs(dataset, split).loc[name]
     args = parse_train_command(list(row["command"]))
-    threads = row.get("machine.torch_threads")
-    with torch_threads(int(threads) if threads == threads and threads is not None else 2):
+    with torch_threads(recorded_threads(row)):
         return study_run(args.model, args.dataset, args.split, seed=args.seed,
                          params=parse_params(args.model, args.param), topn=args.topn)[0]
