@@ -21,7 +21,8 @@ from pathlib import Path
 
 from . import data, splits
 from .errors import InvalidParameterError, RecordFileError, RecsysError, UsageError
-from .ledger import _target, _write_replacing, append_record, check_record_target, dumps, rerun
+from .ledger import (_target, _write_replacing, append_record, check_record_target, dumps,
+                     rerun, writable_target)
 from .params import Param, check_seed
 from .predictions import check_predictions_target, save_predictions
 
@@ -162,23 +163,7 @@ def parse_params(model: str, pairs: list[tuple[str, str]]) -> dict:
 def check_json_target(path: str | Path) -> Path:
     """Refuse, before training, a ``--json`` target that could not be written (a directory, a
     read-only file, a folder that cannot be written); links are written through."""
-    given = Path(path)
-    target = _target(given)
-    if target.exists():
-        info = target.stat()
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise RecordFileError(f"the --json target {given} is {kind}")
-        if not info.st_mode & 0o222:
-            raise RecordFileError(f"the --json target {given} is read-only; it is never "
-                                  "replaced")
-    existing = target.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise RecordFileError(f"cannot write the --json file {given}: the folder {existing} is "
-                              "not a writable directory")
-    return target
+    return writable_target(path, "--json file")
 
 
 def _write_json(path: str | Path, line: str) -> None:
@@ -239,6 +224,9 @@ def _cmd_results(args) -> None:
     plan = experiments.results_plan()
     if args.dataset:
         plan = [run for run in plan if run.dataset == args.dataset]
+    if args.part:
+        wanted = args.part == "leaderboard"
+        plan = [run for run in plan if (run.part == "leaderboard") == wanted]
     failed = experiments.run_plan(plan, limit=args.limit, dry_run=args.dry_run)
     if failed:
         raise RecsysError(f"{failed} run(s) of the results plan failed (see above)")
@@ -339,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     results = commands.add_parser(
         "results", help="make every missing or stale record of the Results part, resumably")
     results.add_argument("--dataset", default=None, help="only this dataset's runs")
+    results.add_argument("--part", choices=("leaderboard", "study"), default=None,
+                         help="only the leaderboard runs, or only the study runs")
     results.add_argument("--limit", type=_int, default=None, help="at most this many runs")
     results.add_argument("--threads", type=_int, default=2, help="torch threads per run")
     results.add_argument("--dry-run", action="store_true",

@@ -166,8 +166,10 @@ def estimate_seconds(run: PlannedRun, done: pd.DataFrame) -> float:
 
 
 def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = False,
-             out=sys.stderr) -> int:
-    """Make the pending runs of ``plan`` one at a time; returns the number that failed."""
+             out=None) -> int:
+    """Make the pending runs of ``plan`` one at a time, reporting to ``out`` (default
+    standard error); returns the number that failed."""
+    out = out or sys.stderr
     done = fresh_default_runs()
     waiting = pending(plan, done)  # reads every study record once
     todo = waiting[:limit]

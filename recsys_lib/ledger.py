@@ -167,35 +167,37 @@ def check_record_target(path: str | Path) -> Path:
     directory, a non-regular file, a read-only file, a folder that cannot be created or
     written, and (with the line number) a damaged existing file.
     """
-    target = _writable_target(path)
+    target = writable_target(path)
     if target.exists():
         _parse_lines(target, _read_text(target))
     return target
 
 
-def _writable_target(path: str | Path) -> Path:
-    """:func:`check_record_target` without reading the file's lines."""
+def writable_target(path: str | Path, what: str = "record file") -> Path:
+    """The real file a write to ``path`` lands in (links followed), refused with one
+    RecordFileError naming ``what`` (``"record file"``, ``"--json file"``, ...) when it is a
+    directory or not a regular file, when it is read-only (never replaced, even by root),
+    or when its nearest existing folder is not a directory that can be written."""
     given = Path(path)
     target = _target(given)
     shown = given if target == given.absolute() else f"{given} (a link to {target})"
     if target.exists():
         info = target.stat()
         if stat.S_ISDIR(info.st_mode):
-            raise RecordFileError(f"the record target {shown} is a directory, not a file")
+            raise RecordFileError(f"the {what} {shown} is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
-            raise RecordFileError(f"the record target {shown} is not a regular file")
+            raise RecordFileError(f"the {what} {shown} is not a regular file")
         if not info.st_mode & 0o222:
-            raise RecordFileError(f"the record file {shown} is read-only; --record never "
-                                  "replaces a read-only file (chmod u+w it to allow)")
-    folder = target.parent
-    existing = folder
+            raise RecordFileError(f"the {what} {shown} is read-only; it is never replaced "
+                                  "(chmod u+w it to allow)")
+    existing = target.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise RecordFileError(f"cannot create the folder of the record file {shown}: "
+        raise RecordFileError(f"cannot create the folder of the {what} {shown}: "
                               f"{existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise RecordFileError(f"cannot write the record file {shown}: the folder {existing} "
+        raise RecordFileError(f"cannot write the {what} {shown}: the folder {existing} "
                               "is not writable")
     return target
 
@@ -277,7 +279,7 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
     temporary and a rename. Returns the real file written. Raises RecordFileError naming the
     file when it cannot be written or is damaged.
     """
-    target = _writable_target(path)
+    target = writable_target(path)
     entry = {**summary, "command": list(command),
              "recorded_on": datetime.date.today().isoformat(), "machine": machine_facts()}
     line = dumps(entry)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RecordFileError
+from .ledger import writable_target
 from .splits import Split
 
 
@@ -33,18 +34,9 @@ def split_key(split: Split) -> np.ndarray:
 
 def check_predictions_target(path: str | Path) -> Path:
     """Refuse, before training, a ``--predictions`` target that could not be written."""
-    target = Path(os.path.realpath(Path(path).expanduser()))
-    if target.suffix != ".npz":
+    if Path(path).suffix != ".npz":
         raise RecordFileError(f"the --predictions file {path} must end in .npz")
-    if target.exists() and not target.is_file():
-        raise RecordFileError(f"the --predictions target {path} is not a regular file")
-    existing = target.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise RecordFileError(f"cannot write the --predictions file {path}: the folder "
-                              f"{existing} is not a writable directory")
-    return target
+    return writable_target(path, "--predictions file")
 
 
 def save_predictions(path: str | Path, split: Split, pred, koren_ranks=None) -> Path:

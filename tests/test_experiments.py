@@ -50,3 +50,19 @@ def test_dry_run_lists_the_commands_and_runs_nothing(monkeypatch):
     text = out.getvalue()
     assert "0 of 1 runs recorded; 1 to make" in text
     assert "train baseline --dataset ml-100k --split u1 --seed 9 --record" in text
+
+
+def test_results_part_picks_the_leaderboard_or_the_study_runs(monkeypatch, capsys):
+    from recsys_lib import cli
+
+    monkeypatch.setattr(experiments, "fresh_default_runs", lambda: pd.DataFrame(
+        columns=["model", "dataset", "split", "seed", "fit_seconds"]))
+    monkeypatch.setattr(experiments, "study_done", lambda run: False)
+    n_models = len(available_models()) + len(experiments.STUDY_EXTRAS)
+    for part, expected in (("study", 2 * n_models), ("leaderboard", 5 * (n_models - 1))):
+        args = ["results", "--dataset", "douban", "--part", part, "--dry-run"]
+        assert cli.main(args) == 0
+        commands = [line for line in capsys.readouterr().err.splitlines()
+                    if line.startswith("  python")]
+        assert len(commands) == expected
+        assert all(("--predictions" in line) == (part == "study") for line in commands)

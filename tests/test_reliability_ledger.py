@@ -183,6 +183,11 @@ def test_non_finite_values_are_written_as_strict_json(tmp_path):
 def test_directory_targets_are_refused_before_training(tmp_path):
     assert_user_error(cli(*TRAIN, "--record", str(tmp_path)), "is a directory")
     assert_user_error(cli(*TRAIN, "--json", str(tmp_path)), "is a directory")
+    folder = tmp_path / "p.npz"
+    folder.mkdir()
+    result = cli(*TRAIN, "--predictions", str(folder))
+    assert_user_error(result, "--predictions file", "is a directory")
+    assert result.stdout == ""
 
 
 def test_record_and_json_naming_one_file_conflict(tmp_path):
@@ -199,6 +204,15 @@ def test_read_only_record_is_refused_even_for_root(tmp_path):
     assert_user_error(result, "read-only")
     assert result.stdout == "" and record.read_text() == before
     assert record.stat().st_mode & 0o777 == 0o444
+
+
+def test_read_only_predictions_file_is_refused_even_for_root(tmp_path):
+    target = tmp_path / "p.npz"
+    target.write_bytes(b"kept")
+    target.chmod(0o444)
+    result = cli(*TRAIN, "--predictions", str(target))
+    assert_user_error(result, "--predictions file", "read-only")
+    assert result.stdout == "" and target.read_bytes() == b"kept"
 
 
 def test_a_link_is_written_through(tmp_path):
@@ -240,8 +254,9 @@ def test_unwritable_folder_is_refused_before_training(tmp_path):
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        for flag in ("--record", "--json"):
-            result = cli_without_override(*TRAIN, flag, str(folder / "sub" / "runs.jsonl"))
+        for flag, name in (("--record", "runs.jsonl"), ("--json", "run.json"),
+                           ("--predictions", "run.npz")):
+            result = cli_without_override(*TRAIN, flag, str(folder / "sub" / name))
             assert_user_error(result, "not", "writable")
             assert result.stdout == ""
     finally:
