@@ -105,3 +105,41 @@ def test_get_params_reports_every_constructor_argument(name):
     params = create_model(name).get_params()
     assert set(named) <= set(params)  # Surprise wrappers add their algorithm's options
     assert create_model(name, seed=7).get_params()["seed"] == 7
+
+
+@pytest.mark.parametrize("name, options", [
+    ("surprise-svdpp", {"n_epochs": 3}),
+    ("surprise-knnbaseline", {}),
+    ("surprise-knnbaseline", {"k": 3, "min_k": 2}),
+])
+def test_vectorised_surprise_predict_equals_surprise_per_pair(name, options):
+    """The batched predict of SVDpp and item-based KNNBaseline gives Surprise's own
+    ``predict`` for every pair: known and unseen users and items, training pairs (where an
+    item is its own neighbour) and the pairs of the test part."""
+    from recsys_lib.models.surprise_models import SurpriseModel
+    from recsys_lib.splits import load_split
+
+    u1 = load_split("ml-100k", "u1")
+    model = create_model(name, **options).fit(u1)
+    rng = np.random.default_rng(0)
+    users = np.concatenate([u1.test.users[:3000], u1.train.users[:500],
+                            rng.integers(0, u1.n_users, 3000)])
+    items = np.concatenate([u1.test.items[:3000], u1.train.items[:500],
+                            rng.integers(0, u1.n_items, 3000)])
+    unseen = ~np.isin(items, u1.train.items)
+    assert unseen.any()  # u1's test part has items no training rating names
+    batched = model.predict(users, items)
+    per_pair = SurpriseModel.predict(model, users, items)
+    assert np.abs(batched - per_pair).max() <= 1e-12
+
+
+def test_top_k_stable_is_sorted_reverse_then_cut():
+    from recsys_lib.models.base import top_k_stable
+
+    rng = np.random.default_rng(1)
+    values = rng.integers(-3, 4, size=(200, 30)).astype(float)  # many ties
+    for k in (1, 5, 30, 40):
+        chosen = top_k_stable(values, k)
+        for row, columns in zip(values, chosen):
+            expected = sorted(range(len(row)), key=lambda c: row[c], reverse=True)[:k]
+            assert list(columns) == expected

@@ -138,3 +138,32 @@ def test_ml100k_headlines():
     model, _ = fit("svdpp", split)
     raw = model.predict(split.test.users, split.test.items)
     assert rmse(split.test.ratings, raw, split.rating_scale) == pytest.approx(svdpp["rmse"])
+
+
+def test_knn_pearson_is_its_formula_with_ties_in_item_order():
+    """Every prediction equals the formula computed pair by pair in float64: the k rated
+    items most similar to the target (equal similarities in item order, as Surprise's
+    KNNBaseline takes them), the positive similarities weighting the residuals. On u1 a
+    tie at the k-th place is common (one common rater gives 1/101), so the order matters."""
+    from recsys_lib.splits import load_split
+
+    u1 = load_split("ml-100k", "u1")
+    model = create_model("knn-pearson").fit(u1)
+    pairs = np.random.default_rng(0).choice(len(u1.test.users), 400, replace=False)
+    users, items = u1.test.users[pairs], u1.test.items[pairs]
+    similarity = model.similarity_.numpy().astype(np.float64)
+    residuals = model.residuals_.numpy().astype(np.float64)
+    rated = [np.flatnonzero(row) for row in model.mask_.numpy()]
+    expected, boundary_ties = [], 0
+    for user, item in zip(users, items):
+        sims = similarity[item, rated[user]]
+        order = sorted(range(len(sims)), key=lambda c: sims[c], reverse=True)
+        top = order[:model.k]
+        boundary_ties += len(sims) > model.k and sims[order[model.k]] == sims[top[-1]] > 0
+        weights = np.maximum(sims[top], 0.0)
+        offset = weights @ residuals[user, rated[user][top]] / weights.sum() \
+            if weights.sum() > 0 else 0.0
+        base = float(model.mu_ + model.b_user_[user] + model.b_item_[item])
+        expected.append(base + offset)
+    assert boundary_ties >= 5
+    assert np.abs(model.predict(users, items) - np.array(expected)).max() < 1e-5

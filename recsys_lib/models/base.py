@@ -12,6 +12,31 @@ from ..splits import Split
 from ..validation import check_indices  # noqa: F401  (models import it from here)
 
 
+def pairs_by_user(users: np.ndarray, keep: np.ndarray | None = None):
+    """``(user, positions)`` for every distinct user of the pairs (of those where ``keep`` is
+    True): the positions of that user's pairs, so a model can score them in one step."""
+    chosen = np.arange(len(users)) if keep is None else np.flatnonzero(keep)
+    order = chosen[np.argsort(users[chosen], kind="stable")]
+    distinct, starts = np.unique(users[order], return_index=True)
+    return zip(distinct.tolist(), np.split(order, starts[1:]))
+
+
+def top_k_stable(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest entries of each row of ``values`` (n, m), largest
+    first, equal values in column order: ``sorted(row, reverse=True)[:k]`` (which is what
+    ``heapq.nlargest`` returns) without sorting whole rows."""
+    n, m = values.shape
+    if m <= k:
+        return np.argsort(-values, axis=1, kind="stable")
+    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1:k]   # the k-th largest of each row
+    above, tied = values > kth, values == kth
+    needed = k - above.sum(1, keepdims=True)                  # ties to take, first ones first
+    take = above | (tied & (np.cumsum(tied, axis=1) <= needed))
+    columns = np.nonzero(take)[1].reshape(n, k)               # in column order
+    order = np.argsort(-np.take_along_axis(values, columns, 1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, 1)
+
+
 class RatingModel:
     """A model that learns from ``split.train`` and predicts ratings for index pairs.
 

@@ -26,7 +26,7 @@ from ..splits import Split
 from ..torch_utils import check_finite, pick_device, predict_in_chunks
 from . import register
 from ._als import Observed, baseline_tensors, observed
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, pairs_by_user, top_k_stable
 
 # --------------------------------------------------------------------------------------------
 # Similarities, neighbours and the per-rating neighbourhood features
@@ -142,27 +142,39 @@ class KNNPearson(RatingModel):
         self.mask_ = data.dense_mask()
         self.residuals_ = residual_matrix(data, self.mu_, self.b_user_, self.b_item_)
         self.similarity_ = shrunk_pearson(self.residuals_, self.mask_, self.shrinkage)
+        self.rated_ = [torch.nonzero(row).flatten() for row in self.mask_]  # R(u) per user
         return self
 
-    def _predict_tensors(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        k = min(self.k, self.shape_[1])
-        sims = self.similarity_[items]                                   # (c, n_items)
-        sims = torch.where(self.mask_[users] > 0, sims, torch.full_like(sims, -np.inf))
-        top = torch.topk(sims, k, dim=1)
+    def _predict_user(self, user: int, items: torch.Tensor) -> torch.Tensor:
+        """Predictions of one user for ``items`` (m,): the k items the user rated that are
+        most similar to each target, only positive similarities entering the mean."""
+        rated = self.rated_[user]
+        sims = self.similarity_[items[:, None], rated]                  # (m, n_rated)
+        # the k largest, equal similarities (common: 1/101 for one common rater) taken in
+        # item order, so the choice never depends on how a batch was laid out
+        chosen = torch.from_numpy(top_k_stable(sims.cpu().numpy(), self.k)).to(sims.device)
+        values = torch.gather(sims, 1, chosen)
         # like Surprise's KNNBaseline: only the positive similarities among the k enter the mean
-        weights = torch.where(top.values > 0, top.values, torch.zeros_like(top.values))
-        residuals = self.residuals_[users[:, None], top.indices]
+        weights = torch.where(values > 0, values, torch.zeros_like(values))
+        residuals = self.residuals_[user, rated[chosen]]
         total = weights.sum(1)
         used = (weights > 0).sum(1)
         offset = torch.where((used >= self.min_k) & (total > 0),
                              (weights * residuals).sum(1) / total.clamp(min=1e-12),
                              torch.zeros_like(total))
-        return self.mu_ + self.b_user_[users] + self.b_item_[items] + offset
+        return self.mu_ + self.b_user_[user] + self.b_item_[items] + offset
 
     def predict(self, users, items) -> np.ndarray:
+        """One user at a time: the candidate neighbours are the items that user rated, so a
+        user's whole catalogue (top-N) costs (n_items, n_rated) similarities, not
+        (n_items, n_items)."""
         users, items = check_indices(self.shape_, users, items)
-        # (chunk, n_items) similarity rows per batch: smaller batches bound the memory
-        return predict_in_chunks(self._predict_tensors, users, items, self.device_, 2048)
+        out = np.empty(len(users), dtype=np.float64)
+        with torch.no_grad():
+            for user, positions in pairs_by_user(users):
+                chosen = torch.as_tensor(items[positions], device=self.device_)
+                out[positions] = self._predict_user(user, chosen).double().cpu().numpy()
+        return out
 
 
 class NeighbourBlock:

@@ -11,7 +11,7 @@ from ..errors import InvalidParameterError
 from ..params import COMMON
 from ..splits import Split
 from . import register
-from .base import RatingModel, check_indices
+from .base import RatingModel, check_indices, pairs_by_user, top_k_stable
 
 
 class SurpriseModel(RatingModel):
@@ -75,6 +75,29 @@ class SurpriseModel(RatingModel):
         predict = self.algorithm_.predict
         return np.array([predict(int(u), int(i), clip=False).est for u, i in zip(users, items)])
 
+    def _inner_ids(self, users: np.ndarray, items: np.ndarray):
+        """Surprise's inner ids of our user and item indices, -1 for one not in training."""
+        trainset = self.algorithm_.trainset
+
+        def lookup(raw, mapping, size):
+            table = np.full(size, -1, dtype=np.int64)
+            table[np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))] = \
+                np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+            return table[raw]
+
+        return (lookup(users, trainset._raw2inner_id_users, self.shape_[0]),
+                lookup(items, trainset._raw2inner_id_items, self.shape_[1]))
+
+    def _biases(self, inner_users: np.ndarray, inner_items: np.ndarray) -> np.ndarray:
+        """``mu (+ b_u if the user is known) (+ b_i if the item is known)``, added in the order
+        of Surprise's ``estimate``; shape (n,)."""
+        algorithm = self.algorithm_
+        est = np.full(len(inner_users), algorithm.trainset.global_mean)
+        known_user, known_item = inner_users >= 0, inner_items >= 0
+        est[known_user] += algorithm.bu[inner_users[known_user]]
+        est[known_item] += algorithm.bi[inner_items[known_item]]
+        return est
+
 
 @register("surprise-baseline")
 class SurpriseBaseline(SurpriseModel):
@@ -118,6 +141,24 @@ class SurpriseSVDpp(SurpriseModel):
     def _algorithm_options(self) -> dict:
         return {"random_state": self.seed, **self.options}
 
+    def predict(self, users, items) -> np.ndarray:
+        """Surprise's ``SVDpp.estimate`` for many pairs at once: the implicit-feedback sum of
+        a user is formed once (exactly as Surprise forms it), then one matrix-vector product
+        scores all of that user's items. Equal to Surprise's own ``predict`` up to the
+        rounding of the dot product (tests: 1e-12); what makes top-N over all items
+        affordable on ML-1M (per pair, Surprise takes about 50 microseconds)."""
+        users, items = check_indices(self.shape_, users, items)
+        algorithm = self.algorithm_
+        inner_users, inner_items = self._inner_ids(users, items)
+        est = self._biases(inner_users, inner_items)
+        known = (inner_users >= 0) & (inner_items >= 0)
+        for user, positions in pairs_by_user(inner_users, known):
+            rated = algorithm.trainset.ur[user]
+            implicit = sum(algorithm.yj[j] for (j, _) in rated) / np.sqrt(len(rated))
+            est[positions] += algorithm.qi[inner_items[positions]] @ (
+                algorithm.pu[user] + implicit)
+        return est
+
 
 @register("surprise-knnbaseline")
 class SurpriseKNNBaseline(SurpriseModel):
@@ -132,3 +173,35 @@ class SurpriseKNNBaseline(SurpriseModel):
 
     def _algorithm_options(self) -> dict:
         return {"verbose": False, **self.options}
+
+    def predict(self, users, items) -> np.ndarray:
+        """Surprise's item-based ``KNNBaseline.estimate`` for many pairs at once: per user,
+        the k most similar rated items of every target (ties in the order of Surprise's
+        list of the user's ratings, as its ``heapq.nlargest`` keeps them) and the sums in
+        Surprise's order. Equal to Surprise's own ``predict`` (tests: 1e-12); per pair,
+        Surprise takes about 130 microseconds on ML-1M."""
+        if self.algorithm_.sim_options.get("user_based", True):
+            return super().predict(users, items)
+        users, items = check_indices(self.shape_, users, items)
+        algorithm = self.algorithm_
+        mu = algorithm.trainset.global_mean
+        inner_users, inner_items = self._inner_ids(users, items)
+        est = self._biases(inner_users, inner_items)
+        known = (inner_users >= 0) & (inner_items >= 0)
+        for user, positions in pairs_by_user(inner_users, known):
+            rated = algorithm.trainset.ur[user]
+            neighbours = np.fromiter((j for j, _ in rated), dtype=np.int64, count=len(rated))
+            ratings = np.fromiter((r for _, r in rated), dtype=np.float64, count=len(rated))
+            residuals = ratings - (mu + algorithm.bi[neighbours] + algorithm.bu[user])
+            sims = algorithm.sim[inner_items[positions][:, None], neighbours]
+            chosen = top_k_stable(sims, algorithm.k)               # (n, min(k, n_rated))
+            top = np.take_along_axis(sims, chosen, 1)
+            positive = top > 0
+            sum_sim = np.where(positive, top, 0.0).cumsum(1)[:, -1]  # sequential, as Surprise
+            weighted = np.where(positive, top * residuals[chosen], 0.0).cumsum(1)[:, -1]
+            used = positive.sum(1)
+            weighted[used < algorithm.min_k] = 0.0
+            offset = np.divide(weighted, sum_sim, out=np.zeros_like(weighted),
+                               where=used > 0)
+            est[positions] += offset
+        return est
