@@ -108,12 +108,13 @@ def test_get_params_reports_every_constructor_argument(name):
 
 
 @pytest.mark.parametrize("name, options", [
+    ("surprise-svd", {"n_epochs": 3}),
     ("surprise-svdpp", {"n_epochs": 3}),
     ("surprise-knnbaseline", {}),
     ("surprise-knnbaseline", {"k": 3, "min_k": 2}),
 ])
 def test_vectorised_surprise_predict_equals_surprise_per_pair(name, options):
-    """The batched predict of SVDpp and item-based KNNBaseline gives Surprise's own
+    """The batched predict of SVD, SVDpp and item-based KNNBaseline gives Surprise's own
     ``predict`` for every pair: known and unseen users and items, training pairs (where an
     item is its own neighbour) and the pairs of the test part."""
     from recsys_lib.models.surprise_models import SurpriseModel
