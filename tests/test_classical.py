@@ -167,3 +167,17 @@ def test_knn_pearson_is_its_formula_with_ties_in_item_order():
         expected.append(base + offset)
     assert boundary_ties >= 5
     assert np.abs(model.predict(users, items) - np.array(expected)).max() < 1e-5
+
+
+def test_knn_pearson_without_shrinkage_has_no_nan_similarity():
+    """shrinkage=0 (an exercise of the neighbourhood chapter): items with no common rater
+    get similarity 0, never 0/0, which would crowd the real neighbours out of the top k."""
+    from recsys_lib.splits import load_split
+
+    u1 = load_split("ml-100k", "u1")
+    model = create_model("knn-pearson", shrinkage=0.0).fit(u1)
+    common = model.mask_.T @ model.mask_
+    assert (common == 0).any()
+    assert not model.similarity_.isnan().any()
+    assert (model.similarity_[common == 0] == 0).all()
+    assert np.isfinite(model.predict(u1.test.users[:2000], u1.test.items[:2000])).all()

@@ -58,7 +58,10 @@ def shrunk_pearson(residuals: torch.Tensor, mask: torch.Tensor, shrinkage: float
     denominator = torch.sqrt(squares * squares.T)
     rho = torch.where(denominator > 0, products / denominator.clamp(min=1e-300),
                       torch.zeros_like(products))
-    similarity = common / (common + shrinkage) * rho
+    # pairs without a common rater get 0, also when shrinkage is 0 (0/0 would give NaN)
+    shrink = torch.where(common > 0, common / (common + shrinkage).clamp(min=1e-300),
+                         torch.zeros_like(common))
+    similarity = shrink * rho
     similarity.fill_diagonal_(0.0)
     return similarity.float()
 
