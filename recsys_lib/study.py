@@ -78,11 +78,12 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
 
     The ridge penalty is chosen by 5-fold cross-validation on the validation predictions,
     the weights are fitted on them, and applied to the test predictions of the same models
-    refitted on all training ratings. Returns the blend's test ``rmse``, a 95% bootstrap
-    interval on it (test users resampled), the best single model *by validation RMSE* with its test RMSE and the
-    paired interval on the difference, the same against the model with the lowest test RMSE
-    (``test_leader``: a comparison the test set chose, reported only), each model's mean weight, the test RMSE of the blend
-    fitted without each model, and a constant-weight linear blend for comparison.
+    refitted on all training ratings. Every blend is clipped to the rating scale. Returns
+    the blend's test ``rmse``, a 95% bootstrap interval on it (test users resampled), the
+    best single model *by validation RMSE* with its test RMSE and the paired interval on the
+    difference, the same against the model with the lowest test RMSE (``test_leader``: a
+    comparison the test set chose, reported only), each model's mean weight, the test RMSE
+    of the blend fitted without each model, and a constant-weight linear blend.
     """
     validation, val = study_predictions(dataset, split, "validation", names)
     test, tst = study_predictions(dataset, split, "test", list(val))
@@ -103,8 +104,8 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
     for index, name in enumerate(names):
         keep = [i for i in range(len(names)) if i != index]
         without = FWLS(reg).fit(val_matrix[:, keep], truth_val, val_features)
-        leave_one_out[name] = rmse(truth_test, without.predict(test_matrix[:, keep],
-                                                               test_features), scale)
+        leave_one_out[name] = rmse(truth_test, np.clip(
+            without.predict(test_matrix[:, keep], test_features), *scale), scale)
     users = test.test.users  # whole users are resampled: their errors are correlated
     versus_best = paired_bootstrap(truth_test, blended, tst[best], scale,
                                    n_resamples=n_resamples, seed=seed, groups=users)
@@ -116,11 +117,13 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
         "dataset": dataset, "split": split, "models": names, "seed": seed,
         "validation_split": validation.name, "n_validation": int(len(truth_val)),
         "n_test": int(len(truth_test)), "reg": reg,
-        "validation_rmse": rmse(truth_val, model.predict(val_matrix, val_features), scale),
+        "validation_rmse": rmse(truth_val, np.clip(model.predict(val_matrix, val_features),
+                                                   *scale), scale),
         "rmse": rmse(truth_test, blended, scale),
         "rmse_interval": bootstrap_rmse(truth_test, blended, scale, n_resamples=n_resamples,
                                         seed=seed, groups=users),
-        "linear_rmse": rmse(truth_test, linear.predict(test_matrix, constant[1]), scale),
+        "linear_rmse": rmse(truth_test, np.clip(linear.predict(test_matrix, constant[1]),
+                                                *scale), scale),
         "best_single": best, "best_single_rmse": rmse(truth_test, tst[best], scale),
         "versus_best_single": versus_best,
         "test_leader": leader, "test_leader_rmse": test_rmse[leader],
