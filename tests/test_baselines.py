@@ -144,3 +144,31 @@ def test_top_k_stable_is_sorted_reverse_then_cut():
         for row, columns in zip(values, chosen):
             expected = sorted(range(len(row)), key=lambda c: row[c], reverse=True)[:k]
             assert list(columns) == expected
+
+
+def test_row_chunks_cover_positions_in_order_within_budget():
+    from recsys_lib.models.base import row_chunks
+
+    positions = np.arange(1000) * 3
+    for width, budget in ((7, 100), (1, 10), (500, 100), (0, 64)):
+        pieces = list(row_chunks(positions, width, budget))
+        assert np.array_equal(np.concatenate(pieces), positions)
+        assert all(len(piece) * max(width, 1) <= max(budget, max(width, 1))
+                   for piece in pieces)
+    assert list(row_chunks(positions[:0], 5)) == []
+
+
+def test_knnbaseline_predict_in_small_pieces_is_unchanged(monkeypatch):
+    """Cutting a user's pairs into pieces (to bound memory on ML-1M's whole catalogue)
+    changes no prediction: each row's neighbours and sums are its own."""
+    from recsys_lib.models import base, surprise_models
+    from recsys_lib.splits import load_split
+
+    u1 = load_split("ml-100k", "u1")
+    model = create_model("surprise-knnbaseline").fit(u1)
+    users = np.repeat(np.arange(40), 50)
+    items = np.random.default_rng(2).integers(0, u1.n_items, len(users))
+    whole = model.predict(users, items)
+    monkeypatch.setattr(surprise_models, "row_chunks",
+                        lambda positions, width: base.row_chunks(positions, width, 300))
+    assert np.array_equal(model.predict(users, items), whole)

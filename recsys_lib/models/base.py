@@ -21,6 +21,14 @@ def pairs_by_user(users: np.ndarray, keep: np.ndarray | None = None):
     return zip(distinct.tolist(), np.split(order, starts[1:]))
 
 
+def row_chunks(positions: np.ndarray, width: int, budget: int = 1 << 22):
+    """``positions`` cut into consecutive pieces of at most ``budget // width`` pairs (at
+    least one), so that a (pairs, width) array built for one piece stays near ``budget``
+    elements: what bounds the memory of a heavy user's whole-catalogue scores."""
+    step = max(1, budget // max(width, 1))
+    return (positions[start:start + step] for start in range(0, len(positions), step))
+
+
 def top_k_stable(values: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest entries of each row of ``values`` (n, m), largest
     first, equal values in column order: ``sorted(row, reverse=True)[:k]`` (which is what

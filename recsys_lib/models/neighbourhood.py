@@ -26,7 +26,7 @@ from ..splits import Split
 from ..torch_utils import check_finite, pick_device, predict_in_chunks
 from . import register
 from ._als import Observed, baseline_tensors, observed
-from .base import RatingModel, check_indices, pairs_by_user, top_k_stable
+from .base import RatingModel, check_indices, pairs_by_user, row_chunks, top_k_stable
 
 # --------------------------------------------------------------------------------------------
 # Similarities, neighbours and the per-rating neighbourhood features
@@ -170,13 +170,14 @@ class KNNPearson(RatingModel):
     def predict(self, users, items) -> np.ndarray:
         """One user at a time: the candidate neighbours are the items that user rated, so a
         user's whole catalogue (top-N) costs (n_items, n_rated) similarities, not
-        (n_items, n_items)."""
+        (n_items, n_items), gathered a few million at a time (:func:`row_chunks`)."""
         users, items = check_indices(self.shape_, users, items)
         out = np.empty(len(users), dtype=np.float64)
         with torch.no_grad():
             for user, positions in pairs_by_user(users):
-                chosen = torch.as_tensor(items[positions], device=self.device_)
-                out[positions] = self._predict_user(user, chosen).double().cpu().numpy()
+                for piece in row_chunks(positions, len(self.rated_[user])):
+                    chosen = torch.as_tensor(items[piece], device=self.device_)
+                    out[piece] = self._predict_user(user, chosen).double().cpu().numpy()
         return out
 
 
