@@ -165,6 +165,18 @@ def estimate_seconds(run: PlannedRun, done: pd.DataFrame) -> float:
     return 60.0 if run.dataset == "douban" else 30.0
 
 
+def exit_reason(returncode: int) -> str:
+    """A run's exit status in words: a killed run prints nothing of its own."""
+    if returncode == 2:
+        return "exit status 2 (bad input; its message is above)"
+    if returncode in (-9, 137):
+        return (f"killed ({'signal 9' if returncode < 0 else 'exit status 137'}); "
+                "most often the machine ran out of memory")
+    if returncode < 0:
+        return f"killed by signal {-returncode}"
+    return f"exit status {returncode} (its message is above)"
+
+
 def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = False,
              out=None) -> int:
     """Make the pending runs of ``plan`` one at a time, reporting to ``out`` (default
@@ -192,7 +204,9 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
               f"(then about {max(left, 0.0) / 60:.0f} min left)", file=out, flush=True)
         result = subprocess.run([sys.executable, "-m", "recsys_lib", *run.command()],
                                 cwd=results_dir().parent, env=env, stdout=subprocess.DEVNULL)
-        failed += result.returncode != 0
+        if result.returncode != 0:
+            failed += 1
+            print(f"  failed: {exit_reason(result.returncode)}", file=out, flush=True)
     print(f"made {len(todo) - failed} runs in {(time.perf_counter() - started) / 60:.0f} min"
           f"; {failed} failed", file=out)
     return failed

@@ -66,3 +66,28 @@ def test_results_part_picks_the_leaderboard_or_the_study_runs(monkeypatch, capsy
                     if line.startswith("  python")]
         assert len(commands) == expected
         assert all(("--predictions" in line) == (part == "study") for line in commands)
+
+
+def test_a_failed_run_is_named_with_its_reason_and_the_rest_still_run(monkeypatch):
+    """A run killed for memory prints nothing itself: the driver says why it stopped, goes
+    on with the next run and counts the failure."""
+    import subprocess
+
+    plan = [experiments.PlannedRun("baseline", "ml-100k", "u1", seed) for seed in (7, 8, 9)]
+    monkeypatch.setattr(experiments, "fresh_default_runs", lambda: pd.DataFrame(
+        columns=["model", "dataset", "split", "seed", "fit_seconds"]))
+    statuses = iter([-9, 0, 2])
+    started = []
+
+    def fake_run(command, **options):
+        started.append(command)
+        return subprocess.CompletedProcess(command, next(statuses))
+
+    monkeypatch.setattr(experiments.subprocess, "run", fake_run)
+    out = io.StringIO()
+    assert experiments.run_plan(plan, out=out) == 2
+    text = out.getvalue()
+    assert len(started) == 3
+    assert "failed: killed (signal 9); most often the machine ran out of memory" in text
+    assert "failed: exit status 2 (bad input; its message is above)" in text
+    assert "made 1 runs" in text and "2 failed" in text

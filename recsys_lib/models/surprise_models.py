@@ -135,9 +135,11 @@ class SurpriseSVD(SurpriseModel):
         users, items = check_indices(self.shape_, users, items)
         inner_users, inner_items = self._inner_ids(users, items)
         est = self._biases(inner_users, inner_items)
-        known = (inner_users >= 0) & (inner_items >= 0)
-        factors = self.algorithm_.qi[inner_items[known]] * self.algorithm_.pu[inner_users[known]]
-        est[known] += factors.sum(1)
+        known = np.flatnonzero((inner_users >= 0) & (inner_items >= 0))
+        qi, pu = self.algorithm_.qi, self.algorithm_.pu
+        # a few million factor products at a time: ML-1M's top-N scores 22 M pairs at once
+        for piece in row_chunks(known, qi.shape[1]):
+            est[piece] += (qi[inner_items[piece]] * pu[inner_users[piece]]).sum(1)
         return est
 
 
