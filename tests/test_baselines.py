@@ -158,33 +158,22 @@ def test_row_chunks_cover_positions_in_order_within_budget():
     assert list(row_chunks(positions[:0], 5)) == []
 
 
-def test_knnbaseline_predict_in_small_pieces_is_unchanged(monkeypatch):
-    """Cutting a user's pairs into pieces (to bound memory on ML-1M's whole catalogue)
-    changes no prediction: each row's neighbours and sums are its own."""
-    from recsys_lib.models import base, surprise_models
+@pytest.mark.parametrize("name, module", [("surprise-knnbaseline", "surprise_models"),
+                                          ("surprise-svd", "surprise_models"),
+                                          ("knn-pearson", "neighbourhood")])
+def test_predict_in_small_pieces_is_unchanged(monkeypatch, name, module):
+    """Cutting the pairs into pieces (to bound memory on ML-1M's whole catalogue: 22 M
+    pairs in one call) changes no prediction: each row's neighbours and sums are its own."""
+    import importlib
+
+    from recsys_lib.models import base
     from recsys_lib.splits import load_split
 
     u1 = load_split("ml-100k", "u1")
-    model = create_model("surprise-knnbaseline").fit(u1)
+    model = create_model(name).fit(u1)
     users = np.repeat(np.arange(40), 50)
     items = np.random.default_rng(2).integers(0, u1.n_items, len(users))
     whole = model.predict(users, items)
-    monkeypatch.setattr(surprise_models, "row_chunks",
+    monkeypatch.setattr(importlib.import_module(f"recsys_lib.models.{module}"), "row_chunks",
                         lambda positions, width: base.row_chunks(positions, width, 300))
-    assert np.array_equal(model.predict(users, items), whole)
-
-
-def test_surprise_svd_predict_in_small_pieces_is_unchanged(monkeypatch):
-    """Surprise SVD's factor products taken a few pairs at a time (ML-1M's top-N scores 22 M
-    pairs in one call) give exactly the predictions of one pass."""
-    from recsys_lib.models import base, surprise_models
-    from recsys_lib.splits import load_split
-
-    u1 = load_split("ml-100k", "u1")
-    model = create_model("surprise-svd", n_epochs=3).fit(u1)
-    rng = np.random.default_rng(3)
-    users, items = rng.integers(0, u1.n_users, 5000), rng.integers(0, u1.n_items, 5000)
-    whole = model.predict(users, items)
-    monkeypatch.setattr(surprise_models, "row_chunks",
-                        lambda positions, width: base.row_chunks(positions, width, 3000))
     assert np.array_equal(model.predict(users, items), whole)

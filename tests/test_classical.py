@@ -182,17 +182,3 @@ def test_knn_pearson_without_shrinkage_has_no_nan_similarity():
     assert (model.similarity_[common == 0] == 0).all()
     assert np.isfinite(model.predict(u1.test.users[:2000], u1.test.items[:2000])).all()
 
-
-def test_knn_pearson_predict_in_small_pieces_is_unchanged(monkeypatch):
-    """A user's pairs scored a few at a time give the same predictions as all at once."""
-    from recsys_lib.models import base, neighbourhood
-    from recsys_lib.splits import load_split
-
-    u1 = load_split("ml-100k", "u1")
-    model = create_model("knn-pearson").fit(u1)
-    users = np.repeat(np.arange(40), 50)
-    items = np.random.default_rng(2).integers(0, u1.n_items, len(users))
-    whole = model.predict(users, items)
-    monkeypatch.setattr(neighbourhood, "row_chunks",
-                        lambda positions, width: base.row_chunks(positions, width, 300))
-    assert np.array_equal(model.predict(users, items), whole)
