@@ -356,6 +356,9 @@ def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
     record file is found from any working directory (its path is resolved first). Returns
     the failures as (line number, reason); RecordFileError when the file itself is damaged.
     """
+    from .records import recorded_threads
+    from .torch_utils import torch_threads
+
     out = sys.stderr if out is None else out
     given = Path(path)
     record = check_record_target(given)
@@ -366,16 +369,22 @@ def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
     for number, _, entry in lines:
         command, problem = rerun_problem(entry, record)
         if problem is None:
+            # the thread count the line recorded (float32 sums depend on it), for the child
+            # and for the machine facts written back here (torch is loaded in this process)
+            threads = recorded_threads(entry)
             child = [sys.executable, "-m", "recsys_lib", *command]
-            print(f"+ line {number}: {shlex.join(child)}", file=out, flush=True)
-            result = subprocess.run(child, stdout=subprocess.PIPE, text=True)
+            print(f"+ line {number}: OMP_NUM_THREADS={threads} {shlex.join(child)}",
+                  file=out, flush=True)
+            result = subprocess.run(child, stdout=subprocess.PIPE, text=True,
+                                    env={**os.environ, "OMP_NUM_THREADS": str(threads)})
             last = (result.stdout.strip().splitlines() or [""])[-1]
             if result.returncode != 0:
                 problem = f"exit status {result.returncode}"
             else:
                 try:
                     summary = json.loads(last)
-                    append_record(record, entry["command"], summary)
+                    with torch_threads(threads):
+                        append_record(record, entry["command"], summary)
                     print(last, flush=True)
                 except (ValueError, RecordFileError) as exc:
                     problem = f"no record written: {exc}"

@@ -312,7 +312,8 @@ def test_rerun_runs_train_lines_only_and_reports_every_failure(tmp_path):
         {"model": "no command"},
         {"command": [*TRAIN, "--seed", "3", "--record", str(tmp_path / "other.jsonl")]},
         {"command": ["train", "global-mean", "--dataset", "netflix"]},   # fails when run
-        {"model": "global-mean", "rmse": 9.0, "command": [*TRAIN, "--seed", "4"]},
+        {"model": "global-mean", "rmse": 9.0, "command": [*TRAIN, "--seed", "4"],
+         "machine": {"torch_threads": 1}},                               # ran on one thread
     ]
     record.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = cli("rerun", str(record), cwd=elsewhere)
@@ -329,6 +330,11 @@ def test_rerun_runs_train_lines_only_and_reports_every_failure(tmp_path):
     assert len(entries) == len(lines)
     rerun_lines = [e for e in entries if e.get("rmse") != 9.0 and e.get("model") == "global-mean"]
     assert [e["command"] for e in rerun_lines] == [good, [*TRAIN, "--seed", "4"]]
+    # each line is run again on the thread count it recorded (2 when it named none), and
+    # the line written back says so, with the device: the facts of the run, not of rerun
+    assert [e["machine"]["torch_threads"] for e in rerun_lines] == [2, 1]
+    assert all(e["machine"]["device"] in ("cpu", "cuda") for e in rerun_lines)
+    assert "OMP_NUM_THREADS=1 " in result.stderr and "OMP_NUM_THREADS=2 " in result.stderr
 
 
 def test_rerun_of_a_missing_file_is_one_line(tmp_path):
