@@ -37,11 +37,14 @@ data: $(STAMP)
 LIB_HASH = $(shell cat pyproject.toml $$(git ls-files -co --exclude-standard recsys_lib results) 2>/dev/null | sha256sum | cut -c1-16)
 CACHE := _build/.jupyter_cache
 
+# The hash is written before the build: a failed build keeps every notebook it executed
+# (jupyter-cache stores only notebooks that ran without error), so the next one re-runs
+# only what failed or changed.
 book: $(STAMP) data
 	@mkdir -p _build
-	@if [ "$$(cat _build/.lib_hash 2>/dev/null)" != "$(LIB_HASH)" ]; then rm -rf $(CACHE); fi
+	@if [ "$$(cat _build/.lib_hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+	  rm -rf $(CACHE); echo "$(LIB_HASH)" > _build/.lib_hash; fi
 	$(BIN)/jupyter-book build . --builder html
-	@echo "$(LIB_HASH)" > _build/.lib_hash
 
 # root may run it here (a container); a student's account needs no flag
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys_lib import ledger  # noqa: E402
+from recsys_lib import ledger, machine  # noqa: E402
 
 SUMMARY = {
     "model": "baseline", "dataset": "ml-100k", "split": "u1", "n_train": 80000, "n_test": 20000,
@@ -47,7 +47,7 @@ def measure(folder: Path, size: int, repeats: int) -> dict:
                     for i in range(size))
     record.write_text(lines)
     plain.write_text(lines)
-    ledger.machine_facts()  # the first call reads package metadata once; a run pays it too
+    machine.machine_facts()  # the first call reads package metadata once; a run pays it too
     ledger_ms, replace_ms, plain_ms = [], [], []
     for i in range(repeats):
         command = _command(size + i)

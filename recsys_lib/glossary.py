@@ -117,7 +117,22 @@ TOPN_KEYS = {
 RECORD_KEYS = {
     "command": "the argument list after 'python -m recsys_lib' that made the run",
     "recorded_on": "the date the run was recorded",
-    "machine": "CPU count, load average, Python and torch versions, threads, device",
+    "machine": "the machine that ran it: cpus, load_average_1min, python and the "
+               "fingerprint of :data:`MACHINE_KEYS` (null: not recorded)",
+}
+
+#: the fingerprint in a record's ``machine`` (:mod:`recsys_lib.machine`): what decides a
+#: float32 run's arithmetic. null marks a fact the line was recorded without (unknown).
+MACHINE_KEYS = {
+    "cpu": "the CPU's model name",
+    "cpu_flags": "its vector-instruction flags (avx2, avx512f, avx512_bf16, fma, ...)",
+    "torch_simd": "the SIMD level torch dispatches to (torch.backends.cpu."
+                  "get_cpu_capability())",
+    "torch": "torch's version", "numpy": "numpy's version", "scipy": "scipy's version",
+    "numpy_blas": "the BLAS numpy calls: library, version and kernel",
+    "torch_blas": "the BLAS torch was built with",
+    "torch_threads": "torch's intra-op thread count during the run",
+    "device": "the torch device ('cpu', 'cuda')",
 }
 
 ALL_KEYS = {**SUMMARY_KEYS, **REPORT_KEYS, **TOPN_KEYS, **RECORD_KEYS}

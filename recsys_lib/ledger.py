@@ -1,4 +1,4 @@
-"""The record ledger: appending runs to a record file and running them again.
+"""The record ledger: reading record files and writing runs to them safely.
 
 A record file is JSON Lines: one finished run per line (the summary printed by
 ``python -m recsys_lib train ...`` plus ``command``, ``recorded_on`` and ``machine``).
@@ -26,53 +26,19 @@ from __future__ import annotations
 import datetime
 import errno
 import fcntl
-import functools
 import glob
 import json
 import math
 import os
-import platform
 import re
-import shlex
 import stat
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import RecordFileError
-
-
-def machine_facts() -> dict:
-    """CPU count, 1-minute load, Python and (when installed) torch version, device and
-    intra-op thread count.
-
-    torch is not imported just for this: when a run did not load it, its version is read
-    from the package metadata and no device is reported (the run used none).
-    """
-    facts = {"cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-             "python": platform.python_version()}
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        facts["torch"] = torch.__version__
-        facts["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-        facts["torch_threads"] = torch.get_num_threads()  # float32 sums depend on it
-    elif _installed_torch() is not None:
-        facts["torch"] = _installed_torch()
-    return facts
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_torch() -> str | None:
-    """torch's version from the package metadata (read once: ~2 ms), None if absent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("torch")
-    except PackageNotFoundError:
-        return None
+from .machine import machine_facts
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,7 +75,7 @@ def dumps(value) -> str:
 # Reading
 
 
-def _parse_lines(path: Path, text: str) -> list[tuple[int, str, dict]]:
+def parse_lines(path: Path, text: str) -> list[tuple[int, str, dict]]:
     """(line number, raw line, entry) of every non-blank line; RecordFileError otherwise."""
     entries = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -128,7 +94,7 @@ def _parse_lines(path: Path, text: str) -> list[tuple[int, str, dict]]:
     return entries
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except IsADirectoryError:
@@ -148,14 +114,14 @@ def read_entries(path: str | Path) -> list[dict]:
     object, and naming the file when it is missing, a directory or unreadable.
     """
     path = Path(path)
-    return [entry for _, _, entry in _parse_lines(path, _read_text(path))]
+    return [entry for _, _, entry in parse_lines(path, read_text(path))]
 
 
 # --------------------------------------------------------------------------------------------
 # Writing
 
 
-def _target(path: str | Path) -> Path:
+def real_target(path: str | Path) -> Path:
     """The file a write to ``path`` lands in: a symbolic link is followed to its target."""
     return Path(os.path.realpath(Path(path).expanduser()))
 
@@ -169,7 +135,7 @@ def check_record_target(path: str | Path) -> Path:
     """
     target = writable_target(path)
     if target.exists():
-        _parse_lines(target, _read_text(target))
+        parse_lines(target, read_text(target))
     return target
 
 
@@ -179,7 +145,7 @@ def writable_target(path: str | Path, what: str = "record file") -> Path:
     directory or not a regular file, when it is read-only (never replaced, even by root),
     or when its nearest existing folder is not a directory that can be written."""
     given = Path(path)
-    target = _target(given)
+    target = real_target(given)
     shown = given if target == given.absolute() else f"{given} (a link to {target})"
     if target.exists():
         info = target.stat()
@@ -229,13 +195,14 @@ def _clean_orphans(target: Path) -> None:
             pass
 
 
-def _write_replacing(target: Path, text: str, mode: int) -> None:
-    """Write ``text`` to a unique temporary file beside ``target``, fsync it and rename it
-    over ``target`` (atomic on POSIX)."""
+def write_replacing(target: Path, data: str | bytes, mode: int) -> None:
+    """Write ``data`` (text as UTF-8) to a unique temporary file beside ``target``, fsync it
+    and rename it over ``target`` (atomic on POSIX)."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
@@ -271,8 +238,10 @@ def _append_line(target: Path, text: str, line: str) -> None:
         os.close(fd)
 
 
-def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
-    """Add ``summary`` to the record file, replacing an earlier line with the same command.
+def append_record(path: str | Path, command: list[str], summary: dict,
+                  machine: dict | None = None) -> Path:
+    """Add ``summary`` to the record file, replacing an earlier line with the same command;
+    ``machine`` is the machine the run ran on (this process's by default).
 
     Safe across processes and against being killed (see the module docstring): a new command
     is appended as one complete line; a repeated one rewrites the file through a fsynced
@@ -281,13 +250,13 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
     """
     target = writable_target(path)
     entry = {**summary, "command": list(command),
-             "recorded_on": datetime.date.today().isoformat(), "machine": machine_facts()}
+             "recorded_on": datetime.date.today().isoformat(), "machine": machine_facts() if machine is None else machine}
     line = dumps(entry)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = _locked(target)
         try:
-            text = _read_text(target)
+            text = read_text(target)
             _clean_orphans(target)
             pattern = _command_pattern(entry["command"])
             if not pattern.search(text):
@@ -296,10 +265,10 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
             # only the lines the pattern finds are parsed (the whole file was checked
             # before the run); blank lines are dropped
             kept = [raw for raw in text.split("\n") if raw.strip() and not (
-                pattern.search(raw) and _parse_lines(target, raw)[0][2].get("command")
+                pattern.search(raw) and parse_lines(target, raw)[0][2].get("command")
                 == entry["command"])]
             mode = stat.S_IMODE(os.fstat(fd).st_mode)
-            _write_replacing(target, "".join(raw + "\n" for raw in kept) + line + "\n", mode)
+            write_replacing(target, "".join(raw + "\n" for raw in kept) + line + "\n", mode)
         finally:
             os.close(fd)  # releases the lock
     except OSError as exc:
@@ -308,88 +277,3 @@ def append_record(path: str | Path, command: list[str], summary: dict) -> Path:
             reason = "no space left on the device"
         raise RecordFileError(f"could not write the record file {target}: {reason}") from None
     return target
-
-
-# --------------------------------------------------------------------------------------------
-# Running a record file again
-
-
-def _recorded_target(value: str, record: Path) -> bool:
-    """True when a recorded ``--record VALUE`` names ``record``: absolute, or relative to the
-    record file's folder or any folder above it (the repository root, typically)."""
-    value_path = Path(value).expanduser()
-    if value_path.is_absolute():
-        return _target(value_path) == record
-    return any(_target(folder / value_path) == record for folder in record.parents)
-
-
-def rerun_problem(entry: dict, record: Path) -> tuple[list[str], str | None]:
-    """(command to run, None) for a line ``rerun`` may run, or ([], the reason it may not).
-
-    Only ``train`` commands run; ``--json`` is refused; ``--record`` must name the file
-    itself and is dropped (the rerun writes the line back itself).
-    """
-    from .cli import parse_train_command
-
-    command = entry.get("command")
-    if command is None:
-        return [], "no command"
-    if not isinstance(command, list) or not all(isinstance(t, str) for t in command):
-        return [], "the command is not a list of strings"
-    if not command or command[0] != "train":
-        return [], f"only train commands are rerun, not {command[:1] or 'an empty command'}"
-    try:
-        args = parse_train_command(command)
-    except Exception as exc:  # noqa: BLE001  (any refusal of the parser is a reason)
-        return [], f"not a valid train command: {exc}"
-    if args.json is not None:
-        return [], "--json in a record file is refused (a rerun writes only its record)"
-    if args.record is not None and not _recorded_target(args.record, record):
-        return [], f"--record names another file ({args.record})"
-    return args.run_argv, None
-
-
-def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
-    """Run every ``train`` command recorded in ``path`` again and write each line back.
-
-    Every line is attempted; a refused or failed line does not stop the later ones. The
-    record file is found from any working directory (its path is resolved first). Returns
-    the failures as (line number, reason); RecordFileError when the file itself is damaged.
-    """
-    from .records import recorded_threads
-    from .torch_utils import torch_threads
-
-    out = sys.stderr if out is None else out
-    given = Path(path)
-    record = check_record_target(given)
-    if not record.exists():
-        raise RecordFileError(f"no record file {given}")
-    lines = _parse_lines(record, _read_text(record))
-    failures: list[tuple[int, str]] = []
-    for number, _, entry in lines:
-        command, problem = rerun_problem(entry, record)
-        if problem is None:
-            # the thread count the line recorded (float32 sums depend on it), for the child
-            # and for the machine facts written back here (torch is loaded in this process)
-            threads = recorded_threads(entry)
-            child = [sys.executable, "-m", "recsys_lib", *command]
-            print(f"+ line {number}: OMP_NUM_THREADS={threads} {shlex.join(child)}",
-                  file=out, flush=True)
-            result = subprocess.run(child, stdout=subprocess.PIPE, text=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-            last = (result.stdout.strip().splitlines() or [""])[-1]
-            if result.returncode != 0:
-                problem = f"exit status {result.returncode}"
-            else:
-                try:
-                    summary = json.loads(last)
-                    with torch_threads(threads):
-                        append_record(record, entry["command"], summary)
-                    print(last, flush=True)
-                except (ValueError, RecordFileError) as exc:
-                    problem = f"no record written: {exc}"
-        if problem is not None:
-            print(f"line {number}: not rerun: {problem}", file=out, flush=True)
-            failures.append((number, problem))
-    print(f"rerun {given}: {len(lines) - len(failures)} of {len(lines)} runs done", file=out)
-    return failures

@@ -13,14 +13,13 @@ its predictions in a compressed ``.npz``:
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
 
 from .errors import RecordFileError
-from .ledger import writable_target
+from .ledger import writable_target, write_replacing
 from .splits import Split
 
 
@@ -49,17 +48,9 @@ def save_predictions(path: str | Path, split: Split, pred, koren_ranks=None) -> 
     if koren_ranks is not None:
         arrays["koren_ranks"] = np.asarray(koren_ranks, dtype=np.int32)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_replacing(target, buffer.getvalue(), 0o644)
     return target
 
 

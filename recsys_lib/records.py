@@ -2,9 +2,10 @@
 
 A record file is JSON Lines under ``results/``. Each line is the summary printed by
 ``python -m recsys_lib train ...`` plus ``command`` (the argument list after
-``python -m recsys_lib``), ``recorded_on`` (date) and ``machine`` (CPU count, torch version,
-device). ``python -m recsys_lib rerun FILE`` runs every command of a file again and rewrites it,
-so each recorded figure in the book can be repeated with one command.
+``python -m recsys_lib``), ``recorded_on`` (date) and ``machine`` (the machine's facts and
+arithmetic fingerprint, :mod:`recsys_lib.machine`). ``python -m recsys_lib rerun FILE``
+(:mod:`recsys_lib.reproduction`) runs every command of a file again and rewrites it, so each
+recorded figure in the book can be repeated with one command.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .cli import parse_params, parse_train_command
 from .errors import MissingRecordError
 from .models import create_model, get_model_class
-from .torch_utils import torch_threads
-from .training import run
-from .ledger import append_record, machine_facts, read_entries, rerun  # noqa: F401
+from .ledger import read_entries
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
@@ -111,40 +109,6 @@ def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
     return table.sort_values("rmse")
 
 
-def _recorded(row, key: str):
-    """``machine[key]`` of a record line (a dict) or of a flattened row (``machine.key``)."""
-    machine = row.get("machine")
-    value = machine.get(key) if isinstance(machine, dict) else row.get(f"machine.{key}")
-    return None if value is None or value != value else value  # NaN: not recorded
-
-
-def recorded_threads(row) -> int:
-    """The torch thread count a record line or row names (2 when it names none)."""
-    threads = _recorded(row, "torch_threads")
-    return int(threads) if threads is not None else 2
-
-
-def reproduce(row, same_device: bool = True) -> dict:
-    """Train again the run a record describes (``row``: a line of a record file, or a row of
-    :func:`load`), with its command's model, data, seed and parameters and with the torch
-    thread count it recorded (float32 sums depend on it; 2 when it recorded none), and return
-    the live summary. The same seed on the same thread count gives the same RMSE.
-
-    With ``same_device`` a model that takes ``device`` runs on the device the record names
-    (a GPU adds its sums in another order, so only the recorded device can match the record);
-    ``same_device=False`` lets it pick the fastest device here."""
-    args = parse_train_command(list(row["command"]))
-    threads = recorded_threads(row)
-    params = parse_params(args.model, args.param)
-    device = row.get("device")
-    device = device if isinstance(device, str) else _recorded(row, "device")
-    if same_device and isinstance(device, str) and params.get("device") is None \
-            and "device" in get_model_class(args.model).param_names():
-        params["device"] = device
-    with torch_threads(threads):
-        return run(args.model, args.dataset, args.split, seed=args.seed, params=params)
-
-
 def train_live(setting) -> bool:
     """Whether a chapter retrains its headline models: ``True``/``False`` as given, ``"auto"``
     (the chapters' default) only where a CUDA GPU is present."""
@@ -153,18 +117,6 @@ def train_live(setting) -> bool:
     if not isinstance(setting, bool):
         raise ValueError(f"TRAIN must be True, False or 'auto', got {setting!r}")
     return setting
-
-
-def live_beside_recorded(rows: pd.DataFrame) -> pd.DataFrame:
-    """Train every run of ``rows`` (record rows) again, here, on the fastest device, and set
-    the live RMSE and the device it ran on beside the recorded RMSE."""
-    out = []
-    for _, row in rows.iterrows():
-        live = reproduce(row, same_device=False)
-        out.append({"model": row["model"], "dataset": row["dataset"], "seed": row["seed"],
-                    "recorded rmse": row["rmse"], "live rmse": live["rmse"],
-                    "device": live.get("device", "cpu"), "live fit seconds": live["fit_seconds"]})
-    return pd.DataFrame(out)
 
 
 def headline_runs(models: str | list[str], splits: list[tuple[str, str]], seed: int = 0

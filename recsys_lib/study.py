@@ -19,11 +19,12 @@ from .analysis import bootstrap_rmse, paired_bootstrap
 from .blend import FWLS, choose_reg, support_features
 from .errors import MissingRecordError, UsageError
 from .experiments import STUDY_SPLITS, VALIDATION
-from .cli import parse_params, parse_train_command
+from .command import parse_params, parse_train_command
 from .metrics import rmse
 from .predictions import load_predictions
 from .ledger import append_record, check_record_target, dumps, read_entries
-from .records import load_records, recorded_threads, results_dir
+from .machine import machine_facts, recorded_threads
+from .records import load_records, results_dir
 from .splits import Split, load_split
 from .torch_utils import torch_threads
 from .training import study_run
@@ -164,9 +165,11 @@ def blend_command(dataset: str, record: str | None, argv: list[str]) -> dict:
 def rerun_study(dataset: str, split: str, name: str) -> dict:
     """Train the recorded study run ``name`` on all training ratings again, here, with its
     command's parameters, top-N included, on its recorded thread count; returns the live
-    summary (compare it with :func:`study_runs`)."""
+    summary with the ``machine`` it ran on (compare it with :func:`study_runs` by
+    :func:`recsys_lib.reproduction.agreements`)."""
     row = study_runs(dataset, split).loc[name]
     args = parse_train_command(list(row["command"]))
     with torch_threads(recorded_threads(row)):
-        return study_run(args.model, args.dataset, args.split, seed=args.seed,
-                         params=parse_params(args.model, args.param), topn=args.topn)[0]
+        summary = study_run(args.model, args.dataset, args.split, seed=args.seed,
+                            params=parse_params(args.model, args.param), topn=args.topn)[0]
+        return {**summary, "machine": machine_facts()}

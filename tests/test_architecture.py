@@ -123,24 +123,71 @@ def test_models_command_shows_module_and_chapter(capsys):
         assert cls.__module__ in row and cls.chapter in row, row
 
 
-def test_records_load_fails_loudly_and_reproduce_repeats_a_run():
-    from recsys_lib import records
 
-    with pytest.raises(records.MissingRecordError, match="no-such/record"):
-        records.load("no-such/record")
-    frame = records.load("leaderboard/u1_defaults")
-    row = frame[frame["model"] == "baseline"].iloc[0]
-    assert records.reproduce(row)["rmse"] == row["rmse"]
+# The package's layers, lowest first: a module imports only from its own layer or lower ones
+# (lazy imports inside functions included), and no import cycle exists.
+LAYERS = [
+    {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
+    {"params", "validation", "cache", "metrics", "torch_utils"},         # checks, numerics
+    {"data", "splits", "selection", "blend", "analysis", "topn"},       # data and measures
+    {"models", "failure_demos"},                                        # the models
+    {"training", "ledger", "predictions", "command", "stats"},          # one run, its files
+    {"records"},                                                        # reading the records
+    {"reproduction", "experiments"},                                    # retraining; the plan
+    {"study"},                                                          # the Results study
+    {"cli", "__main__"},                                                # the command line
+]
 
 
-def test_reproduce_runs_on_the_recorded_device_unless_told_otherwise(monkeypatch):
-    from recsys_lib import records
+def _imports() -> dict[str, set[str]]:
+    """Each top-level module of recsys_lib (a subpackage counts as one) and the modules of
+    recsys_lib it imports anywhere in its code."""
+    import ast
 
-    seen = []
-    monkeypatch.setattr(records, "run", lambda *a, **k: seen.append(k["params"]) or {})
-    row = {"command": ["train", "u-autorec", "--dataset", "ml-100k"], "device": "cpu",
-           "machine": {"torch_threads": 1}}
-    records.reproduce(row)
-    records.reproduce(row, same_device=False)
-    records.reproduce({**row, "command": ["train", "baseline", "--dataset", "ml-100k"]})
-    assert seen == [{"device": "cpu"}, {}, {}]
+    package = ROOT / "recsys_lib"
+    graph: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package).with_suffix("").parts
+        here = ["recsys_lib", *parts[:-1]]  # the package the file sits in
+        found = graph.setdefault(parts[0], set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = here[:len(here) - node.level + 1] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                modules = [module] if node.module else \
+                    [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                names = module.split(".")
+                if names[0] == "recsys_lib" and len(names) > 1:
+                    found.add(names[1])
+        found.discard(parts[0])
+    return graph
+
+
+def test_layers_never_import_upward_and_no_cycle_exists():
+    layer_of = {name: index for index, layer in enumerate(LAYERS) for name in layer}
+    graph = _imports()
+    assert set(graph) <= set(layer_of) | {"__init__"}, \
+        f"place every module in a layer: {sorted(set(graph) - set(layer_of) - {'__init__'})}"
+    upward = [(low, high) for low, targets in graph.items() for high in targets
+              if low != "__init__" and layer_of[high] > layer_of[low]]
+    assert not upward, f"modules importing a higher layer: {upward}"
+    visiting, done = [], set()
+
+    def visit(name):
+        if name in visiting:
+            raise AssertionError(f"import cycle: {' -> '.join(visiting[visiting.index(name):])}"
+                                 f" -> {name}")
+        if name not in done:
+            visiting.append(name)
+            for target in graph.get(name, ()):
+                visit(target)
+            visiting.pop()
+            done.add(name)
+
+    for name in graph:
+        visit(name)

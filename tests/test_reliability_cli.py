@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_lib.cli import main, normalise_argv, parse_params, parse_train_command
+from recsys_lib.cli import main
+from recsys_lib.command import normalise_argv, parse_params, parse_train_command
 from recsys_lib.errors import InvalidParameterError, UsageError
 from recsys_lib.models import get_model_class
 

@@ -270,7 +270,7 @@ def test_failed_write_after_training_names_the_file_and_keeps_the_summary(
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ledger, "_write_replacing", disk_full)
+    monkeypatch.setattr(ledger, "write_replacing", disk_full)
     monkeypatch.setattr(ledger, "_append_line", disk_full)
     assert main([*TRAIN, "--record", str(record)]) == 2
     out, err = capsys.readouterr()
@@ -335,6 +335,9 @@ def test_rerun_runs_train_lines_only_and_reports_every_failure(tmp_path):
     assert [e["machine"]["torch_threads"] for e in rerun_lines] == [2, 1]
     assert all(e["machine"]["device"] in ("cpu", "cuda") for e in rerun_lines)
     assert "OMP_NUM_THREADS=1 " in result.stderr and "OMP_NUM_THREADS=2 " in result.stderr
+    # each rerun line says whether it reproduced the old figure, by the one rule
+    assert "line 1: NOT reproduced (float64 rule): rmse 1.153676 live, 9.000000 recorded" \
+        in result.stderr
 
 
 def test_rerun_of_a_missing_file_is_one_line(tmp_path):

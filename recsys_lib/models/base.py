@@ -63,6 +63,9 @@ class RatingModel:
     PARAMS: ClassVar[dict[str, Param]] = {}
     #: How the model predicts for a user or item with no training rating (shown in the docs).
     unseen_fallback: ClassVar[str] = ""
+    #: True when every sum of fit and predict runs in float64 (numpy, scipy, Surprise): on
+    #: another machine only the last digits change (:mod:`recsys_lib.agreement`)
+    float64: ClassVar[bool] = False
 
     def fit(self, split: Split) -> RatingModel:
         raise NotImplementedError

@@ -14,6 +14,8 @@ from .base import RatingModel, check_indices
 class GlobalMean(RatingModel):
     """Predicts the mean training rating for every pair."""
 
+    float64 = True
+
     unseen_fallback = "the global mean, like every other pair"
 
     chapter = "03_svd_baselines"
@@ -58,6 +60,8 @@ def fit_baseline_als(split: Split, n_epochs: int = 10, reg_user: float = 15.0,
 @register("baseline")
 class Baseline(RatingModel):
     """The baseline predictor b_ui = mu + b_u + b_i fitted by ALS (Surprise's defaults)."""
+
+    float64 = True
 
     unseen_fallback = "the bias of an unseen user or item is 0, so the prediction falls back " \
                       "to mu + b_i, mu + b_u or mu"

@@ -20,6 +20,8 @@ class SurpriseModel(RatingModel):
     Our user and item indices serve as Surprise's raw ids, so predictions line up with ours.
     """
 
+    float64 = True
+
     unseen_fallback = "Surprise's own: biases of known users or items, else the global mean"
     PARAMS = COMMON
     defaults: dict = {}

@@ -27,6 +27,8 @@ FILLS = ("zero", "global-mean", "item-mean", "baseline")
 class TruncatedSVD(RatingModel):
     """Rank-r truncated SVD of the rating matrix with missing entries filled (scipy svds)."""
 
+    float64 = True
+
     unseen_fallback = ("what the SVD makes of the filled row: zero fill predicts 0 (scored "
                        "as the scale minimum) for an unseen user or item; mean fills predict "
                        "the rank-r reconstruction of a row of means (close to the item mean, "

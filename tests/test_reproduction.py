@@ -1,0 +1,150 @@
+"""recsys_lib.reproduction: retraining a record, and the one rule that says whether the live
+figure reproduces it (same machine, float64, or within the seeds' noise)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from recsys_lib import records, reproduction
+from recsys_lib.ledger import append_record, read_entries
+from recsys_lib.machine import machine_facts
+from recsys_lib.reproduction import (FLOAT64, NOISE_FLOOR, SAME_MACHINE, NotReproducedError,
+                                     agreement, reproduce)
+from recsys_lib.torch_utils import torch_threads
+from recsys_lib.training import run
+
+# float32 and sensitive to the order of its sums: one thread and two differ by ~2e-4 RMSE
+SMALL_SFC = {"n_hidden": 32, "n_epochs": 4, "n_iterations": 10}
+SFC_COMMAND = ["train", "sparse-fc", "--dataset", "ml-100k", "--split", "u1", "--seed", "0",
+               *[token for key, value in SMALL_SFC.items()
+                 for token in ("--param", f"{key}={value}")]]
+NO_RUNS = pd.DataFrame()  # no recorded seeds: the noise rule falls back to its floor
+
+
+def line(model="sparse-fc", rmse=0.9, machine=None, **extra) -> dict:
+    return {"model": model, "dataset": "ml-100k", "split": "u1", "seed": 0, "rmse": rmse,
+            "params": {"n_hidden": 32}, "machine": machine or {}, **extra}
+
+
+def seeds(values, model="sparse-fc") -> pd.DataFrame:
+    return pd.DataFrame([line(model, rmse, seed=seed) for seed, rmse in enumerate(values)])
+
+
+def test_the_same_machine_demands_the_same_figure():
+    here = machine_facts()
+    record = line(rmse=0.9, machine=here)
+    same = agreement(line(rmse=0.9, machine=here), record, NO_RUNS)
+    assert same.rule == "same machine" and same.holds and same.difference == 0
+    assert same.bound == pytest.approx(SAME_MACHINE * 0.9)
+    # one float32 ulp of the predictions moves an RMSE by ~1e-8: not the same figure
+    off = agreement(line(rmse=0.9 + 1e-8, machine=here), record, NO_RUNS)
+    assert off.rule == "same machine" and not off.holds
+    with pytest.raises(NotReproducedError, match="NOT reproduced \\(same machine rule\\)"):
+        off.check()
+
+
+def test_a_float64_model_elsewhere_agrees_to_the_last_digits():
+    record = line("baseline", rmse=0.96)   # an old record: no fingerprint at all
+    live = line("baseline", rmse=0.96 * (1 + 1e-12), machine=machine_facts())
+    held = agreement(live, record, NO_RUNS)
+    assert held.rule == "float64" and held.holds
+    assert "not recorded: cpu" in str(held)
+    off = agreement({**live, "rmse": 0.96 * (1 + 10 * FLOAT64)}, record, NO_RUNS)
+    assert off.rule == "float64" and not off.holds
+    # the float32 rule would have let that through: the model's arithmetic decides
+    assert agreement({**live, "rmse": 0.96 * (1 + 10 * FLOAT64)}, record, NO_RUNS,
+                     float64=False).holds
+
+
+def test_a_float32_model_elsewhere_is_held_to_its_seeds_noise():
+    runs = seeds([0.90, 0.91, 0.92, 0.91, 0.91])   # sd 0.00707
+    sd = float(pd.Series([0.90, 0.91, 0.92, 0.91, 0.91]).std())
+    record = line(rmse=0.91, machine={"cpu": "another CPU"})
+    live = line(rmse=0.91 + 1.5 * sd, machine=machine_facts())
+    held = agreement(live, record, runs)
+    assert held.rule == "within noise" and held.holds
+    assert held.bound == pytest.approx(2 * sd)
+    assert "= 1.5 sd of 5 seeds" in str(held) and "differ in cpu" in str(held)
+    assert not agreement({**live, "rmse": 0.91 + 2.1 * sd}, record, runs).holds
+    # other parameters are other runs: their seeds do not count
+    other = seeds([0.5, 1.5, 2.5]).assign(params=[{"n_hidden": 64}] * 3)
+    assert agreement(live, record, pd.concat([runs, other])).bound == pytest.approx(2 * sd)
+
+
+@pytest.mark.parametrize("values", [[0.85, 0.85, 0.85], [0.85]],
+                         ids=["seeds agree", "one seed"])
+def test_the_noise_rule_never_asks_for_less_than_its_floor(values):
+    record = line(rmse=0.85)
+    held = agreement(line(rmse=0.85 + 0.9 * NOISE_FLOOR, machine=machine_facts()), record,
+                     seeds(values))
+    assert held.holds and held.bound == NOISE_FLOOR
+    assert not agreement(line(rmse=0.85 + 1.1 * NOISE_FLOOR, machine=machine_facts()),
+                         record, seeds(values)).holds
+
+
+def test_list_figures_are_held_element_by_element():
+    record = line("baseline", rmse=0.96, koren_recall=[0.1, 0.2])
+    live = {**record, "koren_recall": [0.1, 0.2 + 1e-6], "machine": machine_facts()}
+    held = reproduction.agreements(live, record, ["rmse", "koren_recall"], NO_RUNS)
+    assert [v.key for v in held] == ["rmse", "koren_recall[0]", "koren_recall[1]"]
+    assert [v.holds for v in held] == [True, True, False]
+
+
+def test_the_foreign_arithmetic_path(tmp_path):
+    """A float32 record made with one thread is retrained as a record of another machine
+    would be: exactly on its own fingerprint, within noise on another, and a figure 0.01
+    off fails either way."""
+    record = tmp_path / "runs.jsonl"
+    with torch_threads(1):  # as `OMP_NUM_THREADS=1 python -m recsys_lib train ...` would
+        append_record(record, SFC_COMMAND,
+                      run("sparse-fc", "ml-100k", "u1", seed=0, params=SMALL_SFC))
+    ours = read_entries(record)[0]
+    assert ours["machine"]["torch_threads"] == 1
+
+    live = reproduce(ours)                       # one thread again, here: the same machine
+    same = agreement(live, ours, NO_RUNS).check()
+    assert same.rule == "same machine" and same.difference == 0
+
+    # the record as another machine made it: two threads, another CPU. Retrained here on
+    # two threads, its sums are added in another order and the figure moves.
+    foreign = {**ours, "machine": {**ours["machine"], "torch_threads": 2,
+                                   "cpu": "a CPU this machine is not"}}
+    live = reproduce(foreign)
+    assert live["machine"]["torch_threads"] == 2
+    held = agreement(live, foreign, NO_RUNS).check()
+    assert held.rule == "within noise" and held.differs_in == ("cpu",)
+    assert abs(held.difference) > SAME_MACHINE * foreign["rmse"]  # the exact rule would fail
+    far = agreement({**live, "rmse": foreign["rmse"] + 0.01}, foreign, NO_RUNS)
+    assert not far.holds
+    with pytest.raises(NotReproducedError, match="within noise rule"):
+        far.check()
+
+
+def test_records_load_fails_loudly_and_reproduce_repeats_a_run():
+    with pytest.raises(records.MissingRecordError, match="no-such/record"):
+        records.load("no-such/record")
+    frame = records.load("leaderboard/u1_defaults")
+    row = frame[frame["model"] == "baseline"].iloc[0]
+    assert agreement(reproduce(row), row).check().rule in ("same machine", "float64")
+
+
+def test_reproduce_runs_on_the_recorded_device_unless_told_otherwise(monkeypatch):
+    seen = []
+    monkeypatch.setattr(reproduction, "run", lambda *a, **k: seen.append(k["params"]) or {})
+    row = {"command": ["train", "u-autorec", "--dataset", "ml-100k"], "device": "cpu",
+           "machine": {"torch_threads": 1}}
+    reproduce(row)
+    reproduce(row, same_device=False)
+    reproduce({**row, "command": ["train", "baseline", "--dataset", "ml-100k"]})
+    assert seen == [{"device": "cpu"}, {}, {}]
+
+
+def test_live_beside_recorded_says_which_rule_held():
+    frame = records.load("leaderboard/u1_defaults")
+    rows = frame[frame["model"].isin(["global-mean", "baseline"])].drop_duplicates("model")
+    table = reproduction.live_beside_recorded(rows, runs=NO_RUNS)
+    assert table["holds"].all() and set(table["rule"]) <= {"same machine", "float64"}
+    assert not any(math.isnan(d) for d in table["difference"])
