@@ -31,7 +31,7 @@ class GlocalK(KernelModelBase):
               "n_finetune_epochs": Int(none=True), "n_pretrain_iterations": Int(none=True),
               "n_finetune_iterations": Int(none=True), "dot_scale": Real(none=True),
               "kernel_size": Int(), "conv_layers": Int()}
-    # MODELS.md, from the authors' code: per-dataset regularisation and schedules.
+    # From the authors' code: per-dataset regularisation and schedules.
     DEFAULTS = {
         "ml-100k": {"reg": 20.0, "reg_kernel": 0.006, "n_pretrain_iterations": 5,
                     "n_finetune_iterations": 5, "n_pretrain_epochs": 30, "n_finetune_epochs": 60,
