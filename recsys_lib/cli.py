@@ -11,37 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
-from pathlib import Path
 
 from . import data, splits
 from .command import Once, Parser, add_train_arguments, integer, normalise_argv, parse_params
 from .errors import RecordFileError, RecsysError, UsageError
-from .ledger import (append_record, check_record_target, dumps, real_target, write_replacing,
-                     writable_target)
+from .ledger import (check_json_target, check_record_target, dumps, print_then_record,
+                     real_target, write_json_line)
 from .params import check_seed
 from .predictions import check_predictions_target, save_predictions
-
-# --------------------------------------------------------------------------------------------
-# Output files
-
-
-def check_json_target(path: str | Path) -> Path:
-    """Refuse, before training, a ``--json`` target that could not be written (a directory, a
-    read-only file, a folder that cannot be written); links are written through."""
-    return writable_target(path, "--json file")
-
-
-def _write_json(path: str | Path, line: str) -> None:
-    target = check_json_target(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-        write_replacing(target, line + "\n", mode)
-    except OSError as exc:
-        raise RecordFileError(f"could not write {target}: {exc.strerror or exc}") from None
-
 
 # --------------------------------------------------------------------------------------------
 # Commands
@@ -85,22 +63,21 @@ def _cmd_models(args) -> None:
 
 
 def _cmd_results(args) -> None:
-    from . import experiments
+    from . import plan
 
-    experiments.THREADS = args.threads
-    plan = experiments.results_plan()
+    runs = plan.results_plan(args.model)
     if args.dataset:
-        plan = [run for run in plan if run.dataset == args.dataset]
+        runs = [run for run in runs if run.dataset == args.dataset]
     if args.part:
         wanted = args.part == "leaderboard"
-        plan = [run for run in plan if (run.part == "leaderboard") == wanted]
-    failed = experiments.run_plan(plan, limit=args.limit, dry_run=args.dry_run)
+        runs = [run for run in runs if (run.part == "leaderboard") == wanted]
+    failed = plan.run_plan(runs, limit=args.limit, dry_run=args.dry_run, threads=args.threads)
     if failed:
         raise RecsysError(f"{failed} run(s) of the results plan failed (see above)")
 
 
 def _cmd_blend(args) -> None:
-    from .study import blend_command
+    from .blend_protocol import blend_command
 
     blend_command(args.dataset, args.record, args.argv)
 
@@ -127,9 +104,6 @@ def _cmd_train(args) -> None:
     params = _check_train(args)
     summary, arrays = study_run(args.model, args.dataset, args.split, seed=args.seed,
                                 params=params, topn=args.topn)
-    line = dumps(summary)
-    print(line, flush=True)  # first: whatever happens to the files, the run is not lost
-    problems = []
 
     def write_predictions(path, _):
         try:
@@ -138,18 +112,9 @@ def _cmd_train(args) -> None:
             raise RecordFileError(f"could not write {path}: {exc.strerror or exc}") from None
 
     # predictions first: a record line then always has its predictions file beside it
-    for flag, target, write in (("--predictions", args.predictions, write_predictions),
-                                ("--json", args.json, _write_json),
-                                ("--record", args.record,
-                                 lambda path, _: append_record(path, args.argv, summary))):
-        if target is not None:
-            try:
-                write(target, line)
-            except RecsysError as exc:
-                problems.append(f"{flag}: {exc}")
-    if problems:
-        raise RecordFileError("; ".join(problems) + "; the summary is the last line on "
-                              "standard output")
+    print_then_record(summary, args.argv, args.record,
+                      (("--predictions", args.predictions, write_predictions),
+                       ("--json", args.json, write_json_line)))
 
 
 def _cmd_rerun(args) -> None:
@@ -180,6 +145,9 @@ def build_parser() -> Parser:
     results = commands.add_parser(
         "results", help="make every missing or stale record of the Results part, resumably")
     results.add_argument("--dataset", default=None, help="only this dataset's runs")
+    results.add_argument("--model", action="append", default=None,
+                         help="only this model's runs (repeat for several): with --dry-run, "
+                              "what a new model owes")
     results.add_argument("--part", choices=("leaderboard", "study"), default=None,
                          help="only the leaderboard runs, or only the study runs")
     results.add_argument("--limit", type=integer, default=None, help="at most this many runs")

@@ -24,7 +24,7 @@ from .cache import (  # noqa: F401  (the data API: where files are, and how long
     DATA_DIR_ENV, MIRROR_ENV, TIMEOUT_ENV, RemoteFile, Source, data_dir, fetch_files,
     fetch_timeout, mirror_dir, sha256_of)
 from .errors import DataIntegrityError, InvalidRatingsError, UnknownNameError
-from .validation import check_ratings_frame
+from .checks import check_ratings_frame
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RecordFileError
+from .errors import RecordFileError, RecsysError
 from .machine import machine_facts
 
 
@@ -250,7 +250,8 @@ def append_record(path: str | Path, command: list[str], summary: dict,
     """
     target = writable_target(path)
     entry = {**summary, "command": list(command),
-             "recorded_on": datetime.date.today().isoformat(), "machine": machine_facts() if machine is None else machine}
+             "recorded_on": datetime.date.today().isoformat(),
+             "machine": machine_facts() if machine is None else machine}
     line = dumps(entry)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -277,3 +278,42 @@ def append_record(path: str | Path, command: list[str], summary: dict,
             reason = "no space left on the device"
         raise RecordFileError(f"could not write the record file {target}: {reason}") from None
     return target
+
+
+def check_json_target(path: str | Path) -> Path:
+    """Refuse, before a run, a ``--json`` target that could not be written (a directory, a
+    read-only file, a folder that cannot be written); links are written through."""
+    return writable_target(path, "--json file")
+
+
+def write_json_line(path: str | Path, line: str) -> None:
+    """Replace the file at ``path`` by ``line`` (one JSON object), atomically."""
+    target = check_json_target(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+        write_replacing(target, line + "\n", mode)
+    except OSError as exc:
+        raise RecordFileError(f"could not write {target}: {exc.strerror or exc}") from None
+
+
+def print_then_record(summary: dict, command: list[str], record: str | Path | None = None,
+                      writes: tuple = ()) -> None:
+    """The last step of ``train`` and ``blend``: print ``summary`` as one JSON line on
+    standard output first (whatever then happens to the files, the run is not lost), then
+    make each ``(flag, target, write)`` of ``writes`` (``write(target, line)``; a ``None``
+    target is skipped) and append the run to ``record``, in that order. Every write is
+    tried; the failures are raised together as one RecordFileError naming their flags."""
+    line = dumps(summary)
+    print(line, flush=True)
+    problems = []
+    steps = (*writes, ("--record", record, lambda path, _: append_record(path, command, summary)))
+    for flag, target, write in steps:
+        if target is not None:
+            try:
+                write(target, line)
+            except RecsysError as exc:
+                problems.append(f"{flag}: {exc}")
+    if problems:
+        raise RecordFileError("; ".join(problems) + "; the summary is the last line on "
+                              "standard output")

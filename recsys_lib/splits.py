@@ -26,7 +26,7 @@ import pandas as pd
 
 from .data import fetch, get_dataset, read_douban_arrays, read_ml100k_member
 from .errors import EmptySplitError, InvalidRatingsError, UnknownNameError
-from .validation import check_rating_scale, check_ratings_frame
+from .checks import check_rating_scale, check_ratings_frame
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def split_from_frames(dataset: str, name: str, train: pd.DataFrame, test: pd.Dat
     The index space is the sorted union of ids in both parts unless ``user_ids`` / ``item_ids``
     give it explicitly. Raises EmptySplitError for an empty part and InvalidRatingsError for a
     (user, item) pair rated twice, ids outside an explicit index space, or anything
-    :func:`recsys_lib.validation.check_ratings_frame` refuses (missing columns, NaN or mixed-type
+    :func:`recsys_lib.checks.check_ratings_frame` refuses (missing columns, NaN or mixed-type
     ids, NaN, infinite or off-scale ratings, a reversed scale), with the rows counted.
     """
     rating_scale = check_rating_scale(rating_scale, f"{dataset}/{name}")

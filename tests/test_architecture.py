@@ -128,14 +128,15 @@ def test_models_command_shows_module_and_chapter(capsys):
 # (lazy imports inside functions included), and no import cycle exists.
 LAYERS = [
     {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
-    {"params", "validation", "cache", "metrics", "torch_utils"},         # checks, numerics
-    {"data", "splits", "selection", "blend", "analysis", "topn"},       # data and measures
-    {"models", "failure_demos"},                                        # the models
-    {"training", "ledger", "predictions", "command", "stats"},          # one run, its files
-    {"records"},                                                        # reading the records
-    {"reproduction", "experiments"},                                    # retraining; the plan
-    {"study"},                                                          # the Results study
-    {"cli", "__main__"},                                                # the command line
+    {"params", "checks", "cache", "metrics", "torch_utils"},  # input checks, numerics
+    {"data", "splits", "selection", "blend", "analysis", "topn"},  # data and measures
+    {"models", "failure_demos"},  # the models
+    {"training", "ledger", "predictions", "command", "describe", "protocol"},  # a run, files
+    {"records"},  # reading the records
+    {"reproduction", "plan"},  # retraining; the Results plan
+    {"study"},  # the study runs of the Results part
+    {"blend_protocol"},  # the blend made of them
+    {"cli", "__main__"},  # the command line
 ]
 
 

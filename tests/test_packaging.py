@@ -38,3 +38,22 @@ def test_torch_range_admits_the_pinned_cpu_build():
     torch_spec = next(r for r in project["dependencies"] if r.startswith("torch"))
     assert "2.13.0" in SpecifierSet(torch_spec.removeprefix("torch"))
     assert 'pip install --quiet "torch==2.13.0"' in (ROOT / "Makefile").read_text()
+
+
+def test_the_wheel_carries_the_results_plan_table(tmp_path):
+    """A non-editable install (Colab's ``pip install``) needs recsys_lib/plan.toml."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy: the build leaves build/ beside its sources
+    shutil.copytree(ROOT / "recsys_lib", source / "recsys_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--wheel-dir", str(tmp_path), str(source)],
+                   check=True, capture_output=True)
+    wheel = next(tmp_path.glob("recsys_lib-*.whl"))
+    assert "recsys_lib/plan.toml" in zipfile.ZipFile(wheel).namelist()

@@ -1,4 +1,4 @@
-"""Study runs of the Results part: saved predictions, top-N summaries, the study plan, the
+"""Study runs of the Results part: saved predictions, top-N summaries, the study runs, the
 significance table and the blend (on ML-100K u1 with synthetic predictions)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from recsys_lib import experiments, study
+from recsys_lib import blend_protocol, plan, study
 from recsys_lib.analysis import bootstrap_rmse, paired_bootstrap, significance
 from recsys_lib.errors import RecordFileError
 from recsys_lib.glossary import unknown_keys
@@ -103,36 +103,36 @@ def test_topn_summary_of_an_oracle_and_of_noise():
 
 
 def test_study_plan_has_both_parts_of_every_model_and_pure_svd():
-    plan = experiments.study_plan()
-    names = {r.name for r in plan}
-    assert names == set(available_models()) | set(experiments.STUDY_EXTRAS)
-    for run in plan:
+    runs = plan.study_plan()
+    names = {r.name for r in runs}
+    assert names == set(available_models()) | set(plan.STUDY_EXTRAS)
+    for run in runs:
         command = run.command()
         assert run.seed == 0 and command[command.index("--predictions") + 1] == \
             f"results/{run.predictions}"
         assert ("--topn" in command) == (run.part == "test")
         assert command[command.index("--split") + 1] == \
-            (f"{run.split}/{experiments.VALIDATION}" if run.part == "validation" else run.split)
-    assert len(plan) == 2 * len(names) * len(experiments.STUDY_SPLITS)
-    pure = next(r for r in plan if r.name == "pure-svd")
+            (f"{run.split}/{plan.VALIDATION}" if run.part == "validation" else run.split)
+    assert len(runs) == 2 * len(names) * len(plan.STUDY_SPLITS)
+    pure = next(r for r in runs if r.name == "pure-svd")
     assert pure.command()[pure.command().index("--param") + 1] == "fill=zero"
 
 
 def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_path,
                                                                         monkeypatch):
-    monkeypatch.setattr(experiments, "results_dir", lambda: tmp_path)
-    run = experiments.PlannedRun("baseline", "ml-100k", "u1", 0, "test")
-    assert not experiments.study_done(run)
+    monkeypatch.setattr(plan, "results_dir", lambda: tmp_path)
+    run = plan.PlannedRun("baseline", "ml-100k", "u1", 0, "test")
+    assert not plan.study_done(run)
     (tmp_path / run.predictions).parent.mkdir(parents=True)
     (tmp_path / run.predictions).write_bytes(b"")
     from recsys_lib.models import create_model
     params = create_model("baseline").get_params()
     append_record(tmp_path / run.record, run.command()[:-2], {"params": params})
-    assert not experiments.study_done(run)  # a line of another command
+    assert not plan.study_done(run)  # a line of another command
     append_record(tmp_path / run.record, run.command(), {"params": {**params, "n_epochs": 1}})
-    assert not experiments.study_done(run)  # stale: not today's defaults
+    assert not plan.study_done(run)  # stale: not today's defaults
     append_record(tmp_path / run.record, run.command(), {"params": params})
-    assert experiments.study_done(run)
+    assert plan.study_done(run)
 
 
 def test_collect_records_ignores_blend_records(tmp_path):
@@ -164,7 +164,7 @@ def _write_study(folder, name, part, data, pred):
 def test_blend_learns_on_the_validation_slice_and_beats_its_parts(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "results_dir", lambda: tmp_path)
     folder = tmp_path / "study" / "ml-100k_u1"
-    validation = load_split("ml-100k", f"u1/{experiments.VALIDATION}")
+    validation = load_split("ml-100k", f"u1/{plan.VALIDATION}")
     test = load_split("ml-100k", "u1")
     rng = np.random.default_rng(0)
     for part, data in (("validation", validation), ("test", test)):
@@ -174,7 +174,7 @@ def test_blend_learns_on_the_validation_slice_and_beats_its_parts(tmp_path, monk
         _write_study(folder, "b", part, data, truth - shared + rng.normal(0, 0.7, truth.size))
         _write_study(folder, "noise", part, data, rng.uniform(1, 5, truth.size))
     _write_study(folder, "only-test", "test", test, test.test.ratings)  # never blended
-    result = study.run_blend("ml-100k", "u1", n_resamples=200)
+    result = blend_protocol.run_blend("ml-100k", "u1", n_resamples=200)
     assert result["models"] == ["a", "b", "noise"]
     assert result["best_single"] == "a"
     assert result["rmse"] < result["best_single_rmse"] - 0.1

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..params import Param, check_params
 from ..splits import Split
-from ..validation import check_indices  # noqa: F401  (models import it from here)
+from ..checks import check_indices  # noqa: F401  (models import it from here)
 
 
 def pairs_by_user(users: np.ndarray, keep: np.ndarray | None = None):

@@ -1,19 +1,21 @@
-"""The runs the Results part needs, and a resumable driver that makes the missing ones.
+"""The Results plan (the table ``plan.toml`` beside this file) and a resumable driver that
+makes the runs it lists.
 
-:func:`results_plan` lists every run (model, dataset, split, seed) of the leaderboard: every
-registered model on ML-100K u1 and on Douban with 5 seeds, the cheap models on the other four
-ML-100K folds, and every model on ML-1M with 3 seeds (1 where a run takes more than 15
-minutes here). A run is *done* when a fresh record of it, with the model's default
+:func:`results_plan` expands the table into runs (model, dataset, split, seed): each
+``[[splits]]`` block gives a dataset's splits, its seeds and whether every registered model
+runs there or only the cheap ones; the ``[models]`` rows say which models are cheap and
+how long an ML-1M run takes here (a model above ``long_run_seconds`` gets ``long_seeds``
+there). A run is *done* when a fresh record of it, with the model's default
 hyperparameters, exists anywhere under ``results/``; :func:`run_plan` makes the others one at
 a time, each recorded as it finishes (``train ... --record``), so the driver can be stopped at
 any point and started again: ``python -m recsys_lib results`` (``make results``).
 
 The plan also holds the *study* runs of the blend, the significance tests, the top-N study and
-the activity breakdown (:func:`study_plan`): seed 0 of every model, plus PureSVD, fitted twice
-on each dataset's split, once without a seeded 10% validation slice of the training ratings
-(its predictions for that slice teach the blend its weights) and once on all training ratings
-(test predictions and top-N quality). Each keeps its predictions beside its record under
-``results/study/`` and is done when both exist.
+the activity breakdown (:func:`study_plan`): seed 0 of every model, plus the table's extras
+(PureSVD), fitted twice on each study split, once without a seeded 10% validation slice of
+the training ratings (its predictions for that slice teach the blend its weights) and once on
+all training ratings (test predictions and top-N quality). Each keeps its predictions beside
+its record under ``results/study/`` and is done when both exist.
 """
 
 from __future__ import annotations
@@ -22,35 +24,48 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from .models import available_models
+from .errors import UsageError
 from .ledger import read_entries
+from .models import available_models
 from .records import collect_records, matches_current_defaults, results_dir
 
-SEEDS = (0, 1, 2, 3, 4)
-ML1M_SEEDS = (0, 1, 2)
-#: models whose u1 run takes under a few seconds: they also run on folds u2..u5
-CHEAP = ("global-mean", "baseline", "svd-truncated", "biased-mf-sgd", "knn-pearson",
-         "global-neighborhood", "svdpp", "integrated", "surprise-baseline", "surprise-svd",
-         "surprise-knnbaseline")
-#: seconds an ML-1M run takes here (two threads, quiet machine; the records under
-#: results/speed/ and results/kernel/benchmark.jsonl): a model above LONG_RUN gets one seed
-ML1M_GUESS = {"glocal-k": 1290, "sparse-fc": 855, "i-autorec": 675, "u-autorec": 180,
-              "surprise-svdpp": 600, "deep-ae": 900}
-LONG_RUN = 15 * 60
-#: the threads a driven run uses (a record keeps its thread count)
-THREADS = 2
-
-
+#: the plan as data: see the comments in the file
+TABLE_PATH = Path(__file__).with_name("plan.toml")
+TABLE = tomllib.loads(TABLE_PATH.read_text(encoding="utf-8"))
+#: models whose u1 run takes a few seconds: they also run where a block says "cheap"
+CHEAP = tuple(name for name, row in TABLE["models"].items() if row.get("cheap"))
+#: seconds one ML-1M run of a model takes here, until a record of it exists
+ML1M_GUESS = {name: row["ml1m_seconds"] for name, row in TABLE["models"].items()
+              if "ml1m_seconds" in row}
+LONG_RUN = TABLE["long_run_seconds"]
 #: the validation slice of the study runs (a split name suffix, see recsys_lib.splits)
-VALIDATION = "validation-0.1-seed0"
-#: the splits the study runs use
-STUDY_SPLITS = (("ml-100k", "u1"), ("douban", "monti"), ("ml-1m", "random-90-10"))
-#: study runs with hyperparameters of their own: name -> (model, params)
-STUDY_EXTRAS = {"pure-svd": ("svd-truncated", (("fill", "zero"),))}
+VALIDATION = TABLE["study_validation"]
+#: the (dataset, split) pairs the study runs use
+STUDY_SPLITS = tuple(tuple(pair) for pair in TABLE["study"]["splits"])
+#: study runs with hyperparameters of their own: label -> (model, params)
+STUDY_EXTRAS = {label: (extra["model"], tuple(sorted(extra.get("params", {}).items())))
+                for label, extra in TABLE["study"].get("extras", {}).items()}
+
+
+def planned_models(models: list[str] | None = None) -> list[str]:
+    """``models`` (default: every registered model), each checked to have its row in the
+    table: a model without one is refused with the file to edit."""
+    models = models or available_models()
+    unknown = [m for m in models if m not in available_models()]
+    if unknown:
+        raise UsageError(f"no such model: {', '.join(unknown)}; choose from "
+                         f"{', '.join(available_models())}")
+    missing = [m for m in models if m not in TABLE["models"]]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} has no row under [models] in "
+                         f"recsys_lib/plan.toml; add one (see CONTRIBUTING.md)")
+    return models
 
 
 @dataclass(frozen=True)
@@ -103,27 +118,42 @@ class PlannedRun:
 
 def study_plan(models: list[str] | None = None,
                splits: tuple = STUDY_SPLITS) -> list[PlannedRun]:
-    """The study runs: seed 0 of every model and of :data:`STUDY_EXTRAS`, on each split,
-    without the validation slice and on all training ratings."""
-    models = models or available_models()
-    entries = [(m, (), "") for m in models] + \
-        [(model, params, label) for label, (model, params) in STUDY_EXTRAS.items()]
+    """The study runs: seed 0 of each of ``models`` (default: every model and every
+    :data:`STUDY_EXTRAS`), on each split, without the validation slice and on all training
+    ratings."""
+    extras = STUDY_EXTRAS.items() if models is None else ()
+    entries = [(m, (), "") for m in planned_models(models)] + \
+        [(model, params, label) for label, (model, params) in extras]
     return [PlannedRun(model, dataset, split, 0, part, params, label)
             for dataset, split in splits for part in ("validation", "test")
             for model, params, label in entries]
 
 
+def _block_runs(block: dict, models: list[str]) -> list[PlannedRun]:
+    """The leaderboard runs of one ``[[splits]]`` block, seed by seed."""
+    if block["models"] not in ("all", "cheap"):
+        raise ValueError(f"plan.toml: models must be 'all' or 'cheap', got {block['models']!r}")
+    chosen = [m for m in models if block["models"] == "all" or m in CHEAP]
+    long_seeds = block.get("long_seeds", block["seeds"])
+
+    def seeds(model: str) -> int:
+        return long_seeds if ML1M_GUESS.get(model, 0) > LONG_RUN else block["seeds"]
+
+    return [PlannedRun(m, block["dataset"], split, seed) for split in block["splits"]
+            for seed in range(block["seeds"]) for m in chosen if seed < seeds(m)]
+
+
 def results_plan(models: list[str] | None = None) -> list[PlannedRun]:
-    """Every run the Results part needs, cheapest datasets first."""
-    models = models or available_models()
-    plan = [PlannedRun(m, "ml-100k", "u1", s) for m in models for s in SEEDS]
-    plan += [PlannedRun(m, "ml-100k", fold, s) for fold in ("u2", "u3", "u4", "u5")
-             for m in models if m in CHEAP for s in SEEDS]
-    plan += [PlannedRun(m, "douban", "monti", s) for m in models for s in SEEDS]
-    plan += study_plan(models, STUDY_SPLITS[:2])
-    plan += [PlannedRun(m, "ml-1m", "random-90-10", s) for s in ML1M_SEEDS for m in models
-             if s == 0 or ML1M_GUESS.get(m, 0) <= LONG_RUN]
-    return plan + study_plan(models, STUDY_SPLITS[2:])
+    """Every run the Results part needs, in the table's order (cheapest datasets first);
+    the study runs on a dataset follow its last block."""
+    blocks = TABLE["splits"]
+    runs = []
+    for index, block in enumerate(blocks):
+        runs += _block_runs(block, planned_models(models))
+        if all(later["dataset"] != block["dataset"] for later in blocks[index + 1:]):
+            runs += study_plan(models, tuple(pair for pair in STUDY_SPLITS
+                                             if pair[0] == block["dataset"]))
+    return runs
 
 
 def fresh_default_runs() -> pd.DataFrame:
@@ -178,9 +208,10 @@ def exit_reason(returncode: int) -> str:
 
 
 def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = False,
-             out=None) -> int:
-    """Make the pending runs of ``plan`` one at a time, reporting to ``out`` (default
-    standard error); returns the number that failed."""
+             out=None, threads: int = 2) -> int:
+    """Make the pending runs of ``plan`` one at a time, each with ``threads`` torch threads
+    (a record keeps its thread count), reporting to ``out`` (default standard error);
+    returns the number that failed."""
     out = out or sys.stderr
     done = fresh_default_runs()
     waiting = pending(plan, done)  # reads every study record once
@@ -191,10 +222,16 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     if dry_run:
         for run in todo:
             print(f"  python -m recsys_lib {' '.join(run.command())}", file=out)
+        blends = sorted({(run.dataset, run.split) for run in todo if run.part != "leaderboard"})
+        if blends:
+            print("then record the blends again (chapter 11 reads them):", file=out)
+        for dataset, split in blends:
+            print(f"  python -m recsys_lib blend --dataset {dataset} "
+                  f"--record results/blend/{dataset}_{split}.jsonl", file=out)
         return 0
     # a passive OpenMP wait: spinning threads slow each other badly when other work shares
     # the two cores (measured: up to 2x on ML-1M), and it changes no sum
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS),
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     failed, started, left = 0, time.perf_counter(), total
     for index, run in enumerate(todo, 1):
