@@ -11,46 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-import recsys_lib
 from recsys_lib import ledger
 from recsys_lib.cli import main
 from recsys_lib.errors import RecordFileError
 from recsys_lib.records import collect_records
 
-ROOT = Path(recsys_lib.__file__).resolve().parents[1]
+from _cli import ROOT, assert_user_error, child_env, cli, setpriv
+
 TRAIN = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
-
-
-def _env() -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    env.setdefault("RECSYS_DATA_MIRROR", "/work/shared/datasets")
-    return env
-
-
-def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m recsys_lib ARGS`` in a subprocess (this checkout, any working folder)."""
-    return subprocess.run([sys.executable, "-m", "recsys_lib", *args], capture_output=True,
-                          text=True, cwd=cwd, env=_env(), timeout=timeout)
-
-
-def assert_user_error(result: subprocess.CompletedProcess, *fragments: str,
-                      children: bool = False) -> str:
-    """Exit 2, exactly one ``error:`` line (the last on stderr), no traceback. With
-    ``children`` (rerun), the runs it started may print their own errors above."""
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    assert lines[-1].startswith("error:"), result.stderr
-    assert children or len(errors) == 1, result.stderr
-    errors = errors[-1:]
-    for fragment in fragments:
-        assert fragment in errors[0], (fragment, errors[0])
-    return errors[0]
 
 
 def _line(i: int) -> dict:
@@ -74,7 +45,7 @@ for i in range(n):
 def test_four_processes_times_200_appends_lose_nothing(tmp_path):
     record = tmp_path / "runs.jsonl"
     workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(record), str(w), "200"],
-                                env=_env()) for w in range(4)]
+                                env=child_env()) for w in range(4)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
     lines = record.read_text().splitlines()
     assert len(lines) == 800
@@ -88,7 +59,7 @@ def test_concurrent_appends_of_one_command_leave_one_line(tmp_path):
     same = APPENDER.replace('"w" + worker, str(i)', '"same"').replace(
         '"w" + worker, str(i - 5)', '"same"')
     workers = [subprocess.Popen([sys.executable, "-c", same, str(record), str(w), "50"],
-                                env=_env()) for w in range(4)]
+                                env=child_env()) for w in range(4)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
     assert len(ledger.read_entries(record)) == 1
 
@@ -110,7 +81,7 @@ def test_appender_killed_at_random_points_leaves_a_valid_file(tmp_path):
     old = [line for line in record.read_text().splitlines()]
     rng = random.Random(0)
     for _ in range(12):
-        child = subprocess.Popen([sys.executable, "-c", KILLED_LOOP, str(record)], env=_env())
+        child = subprocess.Popen([sys.executable, "-c", KILLED_LOOP, str(record)], env=child_env())
         time.sleep(0.4 + rng.random() * 0.4)  # import takes ~0.3 s; then appends in a loop
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -130,7 +101,7 @@ def test_train_record_killed_at_random_points(tmp_path):
     rng = random.Random(1)
     for _ in range(4):
         child = subprocess.Popen([sys.executable, "-m", "recsys_lib", *TRAIN, "--record",
-                                  str(record)], env=_env(), stdout=subprocess.DEVNULL,
+                                  str(record)], env=child_env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         time.sleep(0.8 + rng.random() * 1.5)
         child.send_signal(signal.SIGKILL)
@@ -234,19 +205,10 @@ def test_file_mode_is_kept(tmp_path):
     assert record.stat().st_mode & 0o777 == 0o640
 
 
-def _setpriv() -> list[str]:
-    """A prefix running a command as root without the capabilities that ignore file modes."""
-    probe = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,"
-                            "-dac_read_search", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("setpriv cannot drop capabilities here; root would ignore file modes")
-    return ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
-
-
 def cli_without_override(*args: str) -> subprocess.CompletedProcess:
-    prefix = _setpriv() if os.geteuid() == 0 else []
+    prefix = setpriv() if os.geteuid() == 0 else []
     return subprocess.run([*prefix, sys.executable, "-m", "recsys_lib", *args],
-                          capture_output=True, text=True, env=_env(), timeout=120)
+                          capture_output=True, text=True, env=child_env(), timeout=120)
 
 
 def test_unwritable_folder_is_refused_before_training(tmp_path):
@@ -350,7 +312,7 @@ def test_rerun_of_a_missing_file_is_one_line(tmp_path):
 def test_ledger_benchmark_runs_and_keeps_every_line():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ledger.py"),
                              "--repeats", "5", "--sizes", "0,20"], capture_output=True,
-                            text=True, env=_env(), timeout=120)
+                            text=True, env=child_env(), timeout=120)
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
     assert [row[0] for row in rows] == ["0", "20"] and all(len(row) == 7 for row in rows)

@@ -14,7 +14,7 @@ from recsys_lib.command import normalise_argv, parse_params, parse_train_command
 from recsys_lib.errors import InvalidParameterError, UsageError
 from recsys_lib.models import get_model_class
 
-from test_reliability_ledger import assert_user_error, cli
+from _cli import assert_user_error, cli
 
 TRAIN = ["train", "baseline", "--dataset", "ml-100k", "--split", "u1"]
 

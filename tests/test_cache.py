@@ -1,7 +1,6 @@
-"""Data at the door, metrics and predict inputs, and the cache in every state it can meet:
-bad ratings through the public API, NaN truths, a test part with nothing to rank, index
-arrays of the wrong kind, wrong file types, real permissions (capabilities dropped for root),
-concurrent repair, orphaned temporaries, an oversized mirror file and a stalled server."""
+"""The data cache in every state it can meet (recsys_lib/cache.py): wrong file types, real
+permissions (capabilities dropped for root), concurrent repair, orphaned temporaries, an
+oversized mirror file and a stalled server."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import threading
 import time
 import zipfile
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,151 +24,10 @@ from recsys_lib.data import DatasetSpec, RemoteFile, Source
 from recsys_lib.errors import (
     DataIntegrityError,
     DataUnavailableError,
-    InvalidIndexError,
-    InvalidRatingsError,
 )
-from recsys_lib.metrics import mae, ranking_metrics, rmse
-from recsys_lib.models import create_model
-from recsys_lib.splits import split_from_frames
-from recsys_lib.training import score
 
-from test_reliability_ledger import _env, _setpriv, assert_user_error
+from _cli import assert_user_error, child_env, setpriv
 
-GOOD = pd.DataFrame({"user": [1, 1, 2, 3], "item": [10, 11, 10, 12],
-                     "rating": [4.0, 5.0, 3.0, 2.0]})
-TEST = pd.DataFrame({"user": [2, 3], "item": [11, 10], "rating": [1.0, 5.0]})
-
-
-def _split(train=GOOD, test=TEST, scale=(1.0, 5.0)):
-    return split_from_frames("toy", "t", train, test, scale)
-
-
-def _with(frame, column, row, value):
-    frame = frame.copy()
-    frame[column] = frame[column].astype(object) if isinstance(value, str) or value is None \
-        else frame[column]
-    frame.loc[row, column] = value
-    return frame
-
-
-# --------------------------------------------------------------------------------------------
-# Ratings at the door
-
-@pytest.mark.parametrize("train, test, scale, pattern", [
-    (_with(GOOD, "rating", 1, np.nan), TEST, (1, 5), r"train part\): 1 ratings are off .*1 NaN"),
-    (_with(GOOD, "rating", 0, np.inf), TEST, (1, 5), r"1 ratings are off .*1 infinite"),
-    (GOOD, _with(TEST, "rating", 0, 6.0), (1, 5), r"test part\): 1 ratings are off the "
-                                                   r"declared scale \[1, 5\]"),
-    (GOOD, _with(TEST, "rating", 1, -1.0), (1, 5), r"1 ratings are off .*1 outside"),
-    (GOOD, TEST, (5, 1), r"rating scale \(5, 1\) must be .* low < high"),
-    (GOOD, TEST, (1, float("nan")), r"must be two finite numbers"),
-    (_with(GOOD, "user", 2, "u2"), TEST, (1, 5), r"user ids mix types \(3 number, 1 text\); "
-                                                  r"1 rows differ"),
-    (_with(GOOD, "user", 0, np.nan), TEST, (1, 5), r"1 of 4 rows have no user id"),
-    (_with(GOOD, "item", 3, None), TEST, (1, 5), r"1 of 4 rows have no item id"),
-    (GOOD.drop(columns="rating"), TEST, (1, 5), r"lack the columns \['rating'\]"),
-    (GOOD, TEST.rename(columns={"item": "movie"}), (1, 5), r"lack the columns \['item'\]"),
-    (_with(GOOD, "rating", 2, "four"), TEST, (1, 5), r"1 ratings are not numbers"),
-    (GOOD, TEST.assign(user=["2", "3"]), (1, 5), r"user ids are text in one part"),
-])
-def test_bad_ratings_are_refused_with_rows_counted(train, test, scale, pattern):
-    with pytest.raises(InvalidRatingsError, match=pattern):
-        _split(train, test, scale)
-
-
-def test_good_ratings_still_make_a_split():
-    split = _split()
-    assert (len(split.train), len(split.test), split.n_users, split.n_items) == (4, 2, 3, 3)
-    text_ids = _split(GOOD.assign(user=GOOD["user"].map("u{}".format)),
-                      TEST.assign(user=TEST["user"].map("u{}".format)))
-    assert list(text_ids.user_ids) == ["u1", "u2", "u3"]
-
-
-def test_validate_ratings_counts_rows_too():
-    spec = DatasetSpec("toy", "toy", "", "", (1.0, 5.0), ())
-    bad = GOOD.assign(rating=[4.0, np.nan, np.nan, 9.0])
-    with pytest.raises(InvalidRatingsError, match=r"3 ratings are off .*2 NaN, 0 infinite, 1 "):
-        data.validate_ratings(bad, spec)
-
-
-# --------------------------------------------------------------------------------------------
-# Metrics
-
-@pytest.mark.parametrize("metric", [rmse, mae])
-def test_metrics_refuse_nan_truth(metric):
-    with pytest.raises(InvalidRatingsError, match="1 of 3 true ratings are NaN or infinite"):
-        metric([4.0, np.nan, 3.0], [4.0, 4.0, 3.0], (1, 5))
-
-
-def test_ranking_metrics_refuse_nan_truth():
-    with pytest.raises(InvalidRatingsError, match="true ratings are NaN"):
-        ranking_metrics([0, 0], [np.nan, 5.0], [1.0, 2.0])
-
-
-def test_reversed_scale_is_refused_by_the_metrics():
-    with pytest.raises(InvalidRatingsError, match="low < high"):
-        rmse([1.0, 5.0], [1.0, 5.0], (5, 1))
-
-
-def test_no_relevant_item_leaves_rmse_and_reports_null_rankings():
-    low = TEST.assign(rating=[1.0, 3.0])
-    split = _split(GOOD, low)
-    scores = score(split, np.array([2.0, 3.0]))
-    assert scores["rmse"] == pytest.approx(np.sqrt(0.5))
-    assert scores["precision@10"] is None and scores["ndcg@10"] is None
-    assert (scores["ranked_users"], scores["unranked_users"]) == (0, 2)
-
-
-def test_users_without_relevant_items_are_counted():
-    scores = ranking_metrics([0, 0, 1], [5.0, 1.0, 2.0], [4.0, 1.0, 3.0], k=1)
-    assert (scores["ranked_users"], scores["unranked_users"]) == (1, 1)
-    assert scores["precision@1"] == 1.0
-
-
-# --------------------------------------------------------------------------------------------
-# predict: one check of index arrays for every model
-
-MODELS = ["global-mean", "baseline", "svd-truncated"]
-
-
-@pytest.fixture(scope="module")
-def fitted():
-    """Cheap models fitted on a seeded 30-user, 20-item split."""
-    rng = np.random.default_rng(0)
-    users, items = (a.ravel() for a in np.meshgrid(np.arange(30), np.arange(20), indexing="ij"))
-    frame = pd.DataFrame({"user": users, "item": items,
-                          "rating": rng.integers(1, 6, users.size).astype(float)})
-    test_rows = rng.random(len(frame)) < 0.2
-    split = split_from_frames("tiny", "t", frame[~test_rows], frame[test_rows], (1.0, 5.0))
-    return {name: create_model(name).fit(split) for name in MODELS}
-
-
-@pytest.mark.parametrize("users, items, pattern", [
-    (np.zeros((2, 2), dtype=int), np.zeros((2, 2), dtype=int), r"user indices must be a 1-D"),
-    ([0.0, 1.5], [0, 1], r"user indices must be whole numbers; 1 are not"),
-    ([0, 1], [np.nan, 1.0], r"item indices must be whole numbers; 1 are NaN"),
-    ([True, False], [0, 1], r"user indices must be integers, got booleans"),
-    (["0", "1"], [0, 1], r"user indices must be integers, got dtype <U1"),
-    ([0, 1], [0], r"users has shape \(2,\) but items has shape \(1,\)"),
-    ([0, 99], [0, 1], r"user indices must lie in \[0, 30\)"),
-])
-def test_every_model_refuses_bad_indices_the_same_way(fitted, users, items, pattern):
-    messages = set()
-    for name, model in fitted.items():
-        with pytest.raises(InvalidIndexError, match=pattern) as error:
-            model.predict(users, items)
-        messages.add(str(error.value))
-    assert len(messages) == 1
-
-
-def test_integral_floats_predict_like_integers(fitted):
-    for model in fitted.values():
-        np.testing.assert_array_equal(model.predict(np.array([0.0, 3.0]), np.array([1.0, 2.0])),
-                                      model.predict(np.array([0, 3]), np.array([1, 2])))
-
-
-# --------------------------------------------------------------------------------------------
-# The cache
 
 def _zip(payload: bytes) -> bytes:
     buffer = io.BytesIO()
@@ -318,7 +175,7 @@ def test_bad_timeout_setting_is_named(monkeypatch):
 # Real permissions: root ignores file modes, so these run without the DAC capabilities.
 
 def _fetch_cli(cache, *prefix) -> subprocess.CompletedProcess:
-    env = dict(_env(), RECSYS_DATA_DIR=str(cache))
+    env = dict(child_env(), RECSYS_DATA_DIR=str(cache))
     return subprocess.run([*prefix, sys.executable, "-m", "recsys_lib", "fetch", "ml-100k"],
                           capture_output=True, text=True, env=env, timeout=120)
 
@@ -331,7 +188,7 @@ def _mirror_zip():
 
 
 def _no_override() -> list[str]:
-    return _setpriv() if os.geteuid() == 0 else []
+    return setpriv() if os.geteuid() == 0 else []
 
 
 def test_unreadable_cached_file_is_explained(tmp_path):
