@@ -138,6 +138,20 @@ def test_student_notebooks_start_with_the_colab_setup_cell(course):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=notebooks[-1].parent)
 
 
+def test_the_instructors_table_is_generated_from_the_catalogue():
+    """The exercise table of book/instructors.md is written by ``course/build.py --tables``
+    from course/exercises.yml and the chapters; an edit to either shows up here."""
+    sys.path.insert(0, str(ROOT / "course"))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    page = (ROOT / "book" / "instructors.md").read_text()
+    table = build.catalogue_table(sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md")))
+    assert build.page_with_table(page, table) == page, \
+        "run: python course/build.py --tables"
+
+
 def test_catalogue_is_on_the_instructors_page(course):
     page = (ROOT / "book" / "instructors.md").read_text()
     for label in CATALOGUE:
