@@ -1,5 +1,6 @@
 # make book: create .venv, install everything, build the book to _build/html (all notebooks run)
-# make test: unit tests plus every chapter notebook through nbval
+# make test: unit tests plus every chapter notebook through nbval (the full gate)
+# make test-fast: what a contributor runs while editing (no chapters, nothing slow; ~2 min)
 # make book-ci: the strict build CI runs (warnings are errors, no execution cache)
 # make lab: JupyterLab on the chapters (each .md opens as a notebook, its MyST rendered)
 # make notebooks: regenerate the Colab/download notebooks notebooks/ipynb/ from the chapters
@@ -17,7 +18,7 @@ export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: install data book book-ci test browser-test lab notebooks results clean
+.PHONY: install data book book-ci test test-fast browser-test lab notebooks results clean
 
 install: $(STAMP)
 
@@ -58,14 +59,21 @@ notebooks: $(STAMP)
 results: $(STAMP) data
 	$(BIN)/python -m recsys_lib results
 
+# EXECUTED=FOLDER (CI): the chapters the tests executed (RECSYS_EXECUTED_DIR, see the root
+# conftest.py) seed the execution cache, so the build does not execute them a second time.
 book-ci: $(STAMP) data
 	rm -rf _build
+	$(if $(EXECUTED),$(BIN)/python book/seed_cache.py $(EXECUTED))
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 
 # Two pytest workers, one thread each: two torch processes with two threads apiece would
 # fight over the two cores.
 test: $(STAMP) data
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --durations=25
+
+# The tiers are markers (tests/conftest.py): chapters, realdata, slow.
+test-fast: $(STAMP) data
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not chapters and not slow" tests
 
 # Run after make book or make book-ci; the network stays off for the browser.
 browser-test: $(STAMP)

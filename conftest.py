@@ -1,14 +1,22 @@
-"""Collect the chapter notebooks (jupytext MyST ``.md``) for nbval.
+"""Collect the chapter notebooks (jupytext MyST ``.md``) for nbval, in the ``chapters`` tier.
 
 nbval only collects ``.ipynb``; this hook reads each chapter through jupytext instead, so the
 ``.md`` files stay the only source. Files whose name starts with ``_`` (the template) are skipped.
+
+With ``RECSYS_EXECUTED_DIR`` set (CI does), a chapter whose every cell passed is also saved
+there with its outputs, as ``NN_name.ipynb``: ``book/seed_cache.py`` hands them to the book
+build's execution cache, so CI executes each chapter once for nbval and not again to build.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+
 NOTEBOOK_DIR = Path(__file__).parent / "notebooks"
+EXECUTED_ENV = "RECSYS_EXECUTED_DIR"
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -20,6 +28,8 @@ def pytest_collect_file(file_path: Path, parent):
     from nbval.plugin import IPyNbFile
 
     class MystNotebook(IPyNbFile):
+        failed = False
+
         def collect(self):
             import jupytext
             import nbformat
@@ -27,8 +37,38 @@ def pytest_collect_file(file_path: Path, parent):
             original_read = nbformat.read
             nbformat.read = lambda *args, **kwargs: jupytext.read(str(self.fspath))
             try:
-                yield from super().collect()
+                for item in super().collect():
+                    item.add_marker(pytest.mark.chapters)
+                    yield item
             finally:
                 nbformat.read = original_read
 
+        def teardown(self):
+            super().teardown()
+            folder = os.environ.get(EXECUTED_ENV)
+            if folder and not self.failed:
+                self.save_executed(Path(folder))
+
+        def save_executed(self, folder: Path) -> None:
+            """The notebook with the outputs nbval saw, when every code cell ran."""
+            import nbformat
+
+            cells = [item for item in self.session.items if item.parent is self]
+            if not cells or any(item.test_outputs is None for item in cells):
+                return  # a cell was skipped or never ran: nothing trustworthy to keep
+            for count, item in enumerate(cells, start=1):
+                item.cell.outputs = item.test_outputs
+                item.cell.execution_count = count
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(self.nb, folder / f"{Path(str(self.fspath)).stem}.ipynb")
+
     return MystNotebook.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A chapter with a failed cell is never saved for the build."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and hasattr(item.parent, "save_executed"):
+        item.parent.failed = True

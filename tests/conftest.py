@@ -1,6 +1,19 @@
-"""Shared fixtures: the data mirror, a throw-away cache, a small synthetic split."""
+"""Shared fixtures (a throw-away cache, a small synthetic split) and the test tiers.
+
+Three markers, assigned here so that one table says what each tier holds (``make test-fast``
+runs none of the three; ``make test`` runs everything):
+
+* ``chapters``: executes a chapter or a notebook made from one (nbval marks the chapters
+  themselves, see the root ``conftest.py``);
+* ``realdata``: reads a real dataset: found from the test's own code, the fixtures it uses and
+  the module constants it names;
+* ``slow``: more than about two seconds on two cores (measured; listed in :data:`SLOW`).
+"""
 
 from __future__ import annotations
+
+import inspect
+import re
 
 import numpy as np
 import pandas as pd
@@ -29,3 +42,58 @@ def tiny_split():
     frame = pd.DataFrame({"user": users, "item": items, "rating": np.clip(np.round(truth), 1, 5)})
     test_rows = rng.random(len(frame)) < 0.2
     return split_from_frames("tiny", "synthetic", frame[~test_rows], frame[test_rows], (1.0, 5.0))
+
+
+#: test files, or ``file::test`` names, that execute a chapter or a notebook made from one
+CHAPTERS = ("test_students.py::test_generated_notebook_runs_from_an_empty_folder",
+            "test_students.py::test_jupyterlab_serves_a_chapter_as_a_notebook",
+            "test_course.py", "test_browser.py", "test_template.py::test_template_runs")
+#: tests that take more than about two seconds on two cores (durations of a make test run)
+SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
+        "test_baselines.py::test_vectorised_surprise_predict_equals_surprise_per_pair",
+        "test_classical.py::test_learns_better_than_global_mean",
+        "test_classical.py::test_ml100k_headlines",
+        "test_cli.py", "test_command.py::test_sigmoid_range_false_through_the_command_line",
+        "test_command.py::test_through_a_real_process",
+        "test_cache.py::test_stalled_server_is_reported_within_the_timeout",
+        "test_kernel.py::test_failure_modes_run", "test_ledger.py",
+        "test_packaging.py::test_the_wheel_carries_the_results_plan_table",
+        "test_reproduction.py::test_the_foreign_arithmetic_path",
+        "test_study.py::test_blend_command_refuses_bad_input_in_one_line",
+        "test_study.py::test_significance_and_bootstrap_interval",
+        "test_study.py::test_train_saves_predictions_and_topn_with_its_record")
+REAL_DATASET = re.compile(r"[\"'](ml-100k|ml-1m|douban|jester|amazon-electronics)[\"'/]")
+
+
+def _listed(item, table) -> bool:
+    name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+    return any(entry in (item.path.name, name) for entry in table)
+
+
+def _reads_real_data(item) -> bool:
+    """The test's code, its fixtures' code or a module constant it names mentions a dataset."""
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    sources = [function]
+    fixtures = item._fixtureinfo.name2fixturedefs if hasattr(item, "_fixtureinfo") else {}
+    sources += [defs[-1].func for name, defs in fixtures.items() if name in item.fixturenames]
+    texts = []
+    for source in sources:
+        try:
+            texts.append(inspect.getsource(source))
+        except (OSError, TypeError):
+            continue
+        texts += [repr(source.__globals__.get(name)) for name in source.__code__.co_names
+                  if isinstance(source.__globals__.get(name), (str, list, tuple, dict))]
+    return any(REAL_DATASET.search(text) for text in texts)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("chapters") is None and _listed(item, CHAPTERS):
+            item.add_marker(pytest.mark.chapters)
+        if _listed(item, SLOW):
+            item.add_marker(pytest.mark.slow)
+        if item.path.suffix == ".py" and _reads_real_data(item):
+            item.add_marker(pytest.mark.realdata)
