@@ -3,7 +3,7 @@
 # make test-fast: what a contributor runs while editing (no chapters, nothing slow; ~2 min)
 # make book-ci: the strict build CI runs (warnings are errors, no execution cache)
 # make lab: JupyterLab on the chapters (each .md opens as a notebook, its MyST rendered)
-# make notebooks: regenerate the Colab/download notebooks notebooks/ipynb/ from the chapters
+# make notebooks: regenerate the Colab/download notebooks notebooks/NN_name.ipynb
 # make browser-test: every page of the built book in headless Chromium (needs Debian's
 #   chromium and chromium-driver; screenshots in _build/screenshots/)
 

@@ -47,7 +47,10 @@ def tiny_split():
 #: test files, or ``file::test`` names, that execute a chapter or a notebook made from one
 CHAPTERS = ("test_students.py::test_generated_notebook_runs_from_an_empty_folder",
             "test_students.py::test_jupyterlab_serves_a_chapter_as_a_notebook",
-            "test_course.py", "test_browser.py", "test_template.py::test_template_runs")
+            "test_course.py::test_student_edition_holds_no_solution",
+            "test_course.py::test_student_notebooks_start_with_the_colab_setup_cell",
+            "test_course.py::test_catalogue_is_on_the_instructors_page",
+            "test_browser.py", "test_template.py::test_template_runs")
 #: tests that take more than about two seconds on two cores (durations of a make test run)
 SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
         "test_baselines.py::test_vectorised_surprise_predict_equals_surprise_per_pair",
