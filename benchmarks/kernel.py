@@ -140,7 +140,7 @@ def objective(stage: str, split):
     import torch
 
     from recsys_lib.models import autorec, create_model
-    from recsys_lib.models.kernel.optimisers import _value_and_grad
+    from recsys_lib.models.kernel.optimizers import _value_and_grad
 
     name, phase = STAGES[stage]
     if name == "i-autorec":
@@ -216,7 +216,7 @@ def evaluation_parts(row: dict) -> tuple[list[tuple[str, float, float]], str]:
     total = _number(row, "function_evaluations")
     if row["model"] == "sparse-fc":
         return [("sparse-fc", total, 1.0)], f"{int(total)}"
-    hp = {**GlocalK.DEFAULTS["ml-1m"],
+    hp = {**GlocalK.DATASET_DEFAULTS["ml-1m"],
           **{k[len("resolved_params."):]: v for k, v in row.items()
              if k.startswith("resolved_params.") and v == v}}
     pre = hp["n_pretrain_epochs"] * hp["n_pretrain_iterations"]

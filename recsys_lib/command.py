@@ -95,11 +95,13 @@ def parse_params(model: str, pairs: list[tuple[str, str]]) -> dict:
     (the model's ``PARAMS``).
 
     InvalidParameterError (one line, naming the parameter) for an unknown name, a repeated
-    name, ``seed`` (use ``--seed``) or a value outside the declared type and range.
+    name, ``seed`` (use ``--seed``) or a value outside the declared type and range. Only
+    declared parameters are reachable here: a Surprise wrapper's options are set from Python.
     """
     from .models import get_model_class
 
-    declared = get_model_class(model).PARAMS
+    cls = get_model_class(model)
+    declared = cls.PARAMS
     values: dict = {}
     for key, text in pairs:
         if key == "seed":
@@ -108,9 +110,15 @@ def parse_params(model: str, pairs: list[tuple[str, str]]) -> dict:
             raise InvalidParameterError(f"--param {key} is given twice; give it once")
         if key not in declared:
             names = ", ".join(sorted(name for name in declared if name != "seed"))
+            if names:
+                rest = f"its parameters are {names}"
+            elif "options" in cls.param_names():  # a Surprise wrapper
+                rest = ("it takes none but --seed on the command line (its Surprise options "
+                        f"are set from Python: create_model({model!r}, {key}=...))")
+            else:
+                rest = "it takes none but --seed"
             raise InvalidParameterError(
-                f"bad parameters for model {model!r}: it has no parameter {key!r}; "
-                + (f"its parameters are {names}" if names else "it takes none but --seed"))
+                f"bad parameters for model {model!r}: it has no parameter {key!r}; {rest}")
         values[key] = declared[key].parse(key, text)
     return values
 

@@ -1,11 +1,12 @@
 """The book's one table formatter: every chapter shows its tables through :func:`table`.
 
-A table as a reader wants it: the label column first, headers in words (the report keys of
-:mod:`recsys_lib.glossary` and the ``params.*`` columns of a record file are translated by
-:data:`HEADERS`), and each figure rounded to the digits that carry meaning (:func:`digits_for`):
-four for an RMSE or MAE, two or three for a ratio or share, whole seconds above ten seconds,
-thousands separators for counts. A table that would be mostly empty is refused: split it with
-:func:`split_sparse` and show the sparse columns as a small table of their own.
+A table as a reader wants it: the label column first, headers in words (the keys of
+:mod:`recsys_lib.glossary` and the ``params.*`` columns of a record file are shown under the
+glossary's labels, :data:`recsys_lib.glossary.LABELS`), and each figure rounded to the digits
+that carry meaning (:func:`digits_for`): four for an RMSE or MAE, two or three for a ratio or
+share, whole seconds above ten seconds, thousands separators for counts. A table that would be
+mostly empty is refused: split it with :func:`split_sparse` and show the sparse columns as a
+small table of their own.
 """
 
 from __future__ import annotations
@@ -16,68 +17,21 @@ import re
 import numpy as np
 import pandas as pd
 
-#: words for the report keys of :mod:`recsys_lib.glossary` and other recurring columns
-HEADERS = {
-    "model": "model",
-    "dataset": "dataset",
-    "split": "split",
-    "seed": "seed",
-    "seeds": "seeds",
-    "chapter": "chapter",
-    "n_users": "users",
-    "n_items": "items",
-    "n_train": "training ratings",
-    "n_test": "test ratings",
-    "n_test_unseen": "test ratings with an unseen user or item",
-    "rmse": "test RMSE",
-    "mae": "test MAE",
-    "rmse_sd": "RMSE sd over seeds",
-    "precision@10": "precision at 10",
-    "recall@10": "recall at 10",
-    "ndcg@10": "NDCG at 10",
-    "ranked_users": "users ranked",
-    "unranked_users": "users not ranked",
-    "train_users": "users in training",
-    "train_items": "items in training",
-    "fit_seconds": "fit (s)",
-    "predict_seconds": "predict (s)",
-    "train_seconds": "training loop (s)",
-    "selected_by": "length chosen by",
-    "selected_epoch": "chosen epoch",
-    "validation_rmse": "validation RMSE",
-    "paper_best_test_rmse": "best test epoch RMSE (paper protocol)",
-    "paper_best_test_epoch": "best test epoch (paper protocol)",
-    "function_evaluations": "function evaluations",
-    "recorded_on": "recorded on",
-    "test share": "test share",
-}
+from .glossary import LABELS, label
 
-#: words for hyperparameter names (``params.NAME`` columns)
-PARAMS = {
-    "n_factors": "factors",
-    "n_hidden": "hidden units",
-    "n_layers": "hidden layers",
-    "n_dim": "embedding size",
-    "n_epochs": "epochs",
-    "n_iterations": "iterations",
-    "lr": "learning rate",
-    "reg": "L2 strength",
-    "batch_size": "batch size",
-    "protocol": "protocol",
-    "k": "neighbours k",
-}
+#: words for the columns: the glossary's labels, the one vocabulary (``params.NAME`` columns
+#: show NAME's label)
+HEADERS = LABELS
 
 
 def header(key) -> str:
-    """The words shown for column ``key``: :data:`HEADERS`, ``params.X`` or the key itself."""
+    """The words shown for column ``key``: its label in :data:`recsys_lib.glossary.LABELS`
+    (of NAME for a ``params.NAME`` column), else the key with spaces for underscores."""
     if not isinstance(key, str):
         return str(key)
-    if key in HEADERS:
-        return HEADERS[key]
     if key.startswith("params."):
-        name = key[len("params."):]
-        return PARAMS.get(name, name.replace("_", " "))
-    return key.replace("_", " ")
+        key = key[len("params."):]
+    return label(key)
 
 
 def _kind(key) -> str:
@@ -160,7 +114,7 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
 
     ``label``: a column to show first as the row label (default: the frame's index).
     ``columns``: the columns to show, in order (default: all). ``digits``: ``{column:
-    decimals}`` overrides. ``headers``: ``{column: words}`` overrides of :data:`HEADERS`.
+    decimals}`` overrides. ``headers``: ``{column: words}`` overrides of the glossary's labels.
     Raises ValueError when more than ``max_empty`` of the cells are empty (split the table
     with :func:`split_sparse`) or when a column name has no words.
     """

@@ -14,7 +14,7 @@ from .models._als import observed
 from .models.svdpp import implicit_operator
 
 
-def slide_style_training(split: Split, objective: str = "observed", optimiser: str = "adam",
+def slide_style_training(split: Split, objective: str = "observed", optimizer: str = "adam",
                          lr: float = 0.01, clip: float | None = None, n_steps: int = 200,
                          n_factors: int = 20, reg: float = 0.02, every: int = 10,
                          seed: int = 0, device: str | None = None) -> dict:
@@ -23,12 +23,12 @@ def slide_style_training(split: Split, objective: str = "observed", optimiser: s
 
     ``objective="dense"`` scores every cell of the (n_users, n_items) prediction matrix against
     the training matrix with zeros where a rating is missing (so most targets are 0);
-    ``"observed"`` scores only the training ratings. ``optimiser`` is ``"sgd"`` or ``"adam"``,
+    ``"observed"`` scores only the training ratings. ``optimizer`` is ``"sgd"`` or ``"adam"``,
     ``clip`` an optional gradient-norm clip. Returns ``{"step", "train_loss", "test_rmse"}``,
     the test RMSE (recsys_lib.metrics, clipped) every ``every`` steps.
     """
     Choice("dense", "observed").check("objective", objective)
-    Choice("sgd", "adam").check("optimiser", optimiser)
+    Choice("sgd", "adam").check("optimizer", optimizer)
     device = pick_device(device)
     data = observed(split, device)
     target = torch.zeros(data.n_users, data.n_items, device=device)
@@ -43,7 +43,7 @@ def slide_style_training(split: Split, objective: str = "observed", optimiser: s
     b_user = torch.zeros(data.n_users, device=device, requires_grad=True)
     b_item = torch.zeros(data.n_items, device=device, requires_grad=True)
     params = [p, q, y, b_user, b_item]
-    opt = (torch.optim.SGD(params, lr=lr) if optimiser == "sgd"
+    opt = (torch.optim.SGD(params, lr=lr) if optimizer == "sgd"
            else torch.optim.Adam(params, lr=lr))
     test_users = torch.as_tensor(split.test.users, dtype=torch.int64, device=device)
     test_items = torch.as_tensor(split.test.items, dtype=torch.int64, device=device)

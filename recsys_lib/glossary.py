@@ -2,10 +2,16 @@
 
 Models take their hyperparameters under the names of :data:`HYPERPARAMETERS` (a model may add
 a qualifier: ``reg_bias`` is the ``reg`` of the biases, ``n_pretrain_epochs`` the ``n_epochs``
-of a pre-training stage). The summary that ``python -m recsys_lib train`` prints, and each line
-of a record file, uses only the keys of :data:`SUMMARY_KEYS`, :data:`REPORT_KEYS` and
-:data:`RECORD_KEYS`; :func:`recsys_lib.records.collect_records` turns them into columns of the
-same names. The book's chapter 2 explains the protocol words used here.
+of a pre-training stage) and, for what only one family has, :data:`FAMILY_HYPERPARAMETERS`;
+:func:`hyperparameter` tells which entry defines a name. The summary that ``python -m
+recsys_lib train`` prints, and each line of a record file, uses only the keys of
+:data:`SUMMARY_KEYS`, :data:`REPORT_KEYS` and :data:`RECORD_KEYS`;
+:func:`recsys_lib.records.collect_records` turns them into columns of the same names. The
+book's tables show every key under its :data:`LABELS` (:mod:`recsys_lib.display`). The book's
+chapter 2 explains the protocol words used here.
+
+Spelling: code names (parameters, modules, constants) write ``optimizer``, torch's spelling
+(``torch.optim.Optimizer``); prose writes "optimiser", the book's British English.
 
 One rule above all: ``rmse`` is the test RMSE of the model that training returns, chosen
 without the test set. A figure that looked at the test set to choose (the best epoch of a test
@@ -34,10 +40,59 @@ HYPERPARAMETERS = {
     "batch_size": "ratings (or rows) per minibatch",
     "patience": "validation scores without improvement before early stopping ends a run",
     "validation_fraction": "share of the training ratings carved off (seeded) as the "
-                           "validation slice that chooses the training length",
+                           "validation slice that chooses the training length; 0: no slice, "
+                           "a fixed length (n_epochs as given; for the kernel models the "
+                           "papers' protocol, the published number of epochs)",
     "refit": "after choosing the training length, train again on all training ratings",
     "init_std": "standard deviation of the normal initialisation of factors",
     "dtype": "floating-point type of the parameters, 'float32' or 'float64'",
+    "optimizer": "which optimiser trains the model (a choice among the model's: 'scipy' or "
+                 "'torch' L-BFGS, 'adam', 'momentum'); None picks one for the device",
+    "fallback": "the rule that predicts a pair whose user or item has no training rating "
+                "(a choice, e.g. 'mean' or 'network'; each model's unseen_fallback explains)",
+    "fallback_rating": "the rating predicted for a pair whose user or item has no training "
+                       "rating (a number: the fallback by a constant, 3 in AutoRec's paper)",
+}
+
+#: names that only one model family uses (defined here, so that no second name creeps in)
+FAMILY_HYPERPARAMETERS = {
+    "k": "neighbourhood size: the most similar rated items a prediction sums over",
+    "min_k": "fewest positive neighbours for the neighbourhood term to count",
+    "shrinkage": "shrinkage of a similarity towards 0 by the number of common raters",
+    "fill": "what fills the unrated cells before a truncated SVD ('zero', 'global-mean', "
+            "'item-mean', 'baseline')",
+    "lr_decay": "factor applied to the learning rate after each epoch",
+    "sigmoid_range": "squash the score into the rating scale with a scaled sigmoid (None: "
+                     "the model's default)",
+    "range_margin": "how far the sigmoid's range reaches beyond the rating scale, each side",
+    "dropout": "dropout probability on the autoencoder's code layer",
+    "tied": "the decoder reuses the transposed encoder weights",
+    "refeed": "dense re-feeding: train again on the network's own dense output",
+    "last_activation": "apply the activation on the output layer too",
+    "hidden_act": "activation of the hidden layer ('identity' or 'sigmoid')",
+    "output_act": "activation of the output layer ('identity' or 'sigmoid')",
+    "init": "initialisation of the weights ('glorot' or 'authors', the released code's)",
+    "curve_every": "score the curve every this many epochs (0: never)",
+    "history": "correction pairs an L-BFGS keeps (its memory)",
+    "train_ratio": "share of the training ratings kept (seeded), for the cold-start figure",
+    "loss": "data loss of the kernel models: 'half_sse' (half the squared errors) or 'norm' "
+            "(its unsquared root, an earlier reconstruction's)",
+    "detach_reg": "cut the regulariser's gradient (an earlier reconstruction's bug, kept to "
+                  "show it)",
+    "fused": "the fast computation (sparse first layer, shifted copies for the convolution) "
+             "instead of the plain one; the same function",
+    "dot_scale": "GLocal-K's scale of the global kernel",
+    "kernel_size": "side of GLocal-K's square global kernel (odd)",
+    "conv_layers": "convolutions of the input by the global kernel",
+}
+
+#: columns the record tables add (:func:`recsys_lib.records.leaderboard`,
+#: :func:`recsys_lib.describe.split_table`)
+TABLE_KEYS = {
+    "chapter": "the chapter that teaches the model",
+    "seeds": "seeds recorded",
+    "rmse_sd": "standard deviation of rmse over the seeds",
+    "test share": "share of a split's ratings in its test part",
 }
 
 #: keys every summary of :func:`recsys_lib.training.run` holds
@@ -69,7 +124,9 @@ SUMMARY_KEYS = {
 #: keys a model's ``report()`` may add
 REPORT_KEYS = {
     "device": "the torch device the model ran on",
-    "resolved_params": "hyperparameters given as None, with the per-dataset values used",
+    "resolved_params": "the values a fit used for the hyperparameters that resolve at fit: "
+                       "each one of the model's DATASET_DEFAULTS (the dataset's value where "
+                       "it was given as None) and an optimizer given as None",
     "selected_by": "how the training length was set: 'validation, refit' (chosen on the "
                    "validation slice, then trained again on all training ratings), "
                    "'validation, restore' (the chosen epoch's parameters kept) or 'fixed' "
@@ -136,6 +193,61 @@ MACHINE_KEYS = {
 }
 
 ALL_KEYS = {**SUMMARY_KEYS, **REPORT_KEYS, **TOPN_KEYS, **RECORD_KEYS}
+
+#: the short words a table shows for a key (:mod:`recsys_lib.display`; a ``params.NAME``
+#: column shows NAME's); a key without one is shown with spaces for underscores
+LABELS = {
+    # summary keys
+    "n_users": "users", "n_items": "items", "n_train": "training ratings",
+    "n_test": "test ratings", "n_test_unseen": "test ratings with an unseen user or item",
+    "rmse": "test RMSE", "mae": "test MAE", "precision@10": "precision at 10",
+    "recall@10": "recall at 10", "ndcg@10": "NDCG at 10", "ranked_users": "users ranked",
+    "unranked_users": "users not ranked", "train_users": "users in training",
+    "train_items": "items in training", "fit_seconds": "fit (s)",
+    "predict_seconds": "predict (s)", "params": "hyperparameters",
+    # report keys
+    "resolved_params": "resolved hyperparameters", "train_seconds": "training loop (s)",
+    "selected_by": "length chosen by", "selected_epoch": "chosen epoch",
+    "validation_rmse": "validation RMSE", "refit_curve": "refit curve",
+    "pretrain_curve": "pre-training curve", "train_curve": "training curve",
+    "paper_best_test_rmse": "best test epoch RMSE (paper protocol)",
+    "paper_best_test_epoch": "best test epoch (paper protocol)",
+    "function_evaluations": "function evaluations", "selection_lbfgs": "selection L-BFGS",
+    "lbfgs": "L-BFGS", "nonzero_fraction": "nonzero share", "kernel_mean": "mean kernel",
+    "global_kernel": "global kernel", "singular_values": "singular values",
+    # record keys and table columns
+    "recorded_on": "recorded on", "rmse_sd": "RMSE sd over seeds",
+    # hyperparameters
+    "n_factors": "factors", "n_hidden": "hidden units", "n_layers": "hidden layers",
+    "n_dim": "embedding size", "n_epochs": "epochs", "n_iterations": "iterations",
+    "lr": "learning rate", "reg": "L2 strength", "batch_size": "batch size",
+    "validation_fraction": "validation share", "fallback_rating": "fallback rating",
+    "k": "neighbours k",
+}
+
+
+def label(key: str) -> str:
+    """The words a table shows for ``key``: its :data:`LABELS` entry, else the key with
+    spaces for underscores."""
+    return LABELS.get(key, key.replace("_", " "))
+
+
+#: the qualified forms of a shared name: reg_bias is the reg of the biases, n_pretrain_epochs
+#: the n_epochs of a pre-training stage, n_finetune_iterations the n_iterations of fine-tuning
+_QUALIFIED = (("reg_", "", "reg"), ("n_", "_epochs", "n_epochs"),
+              ("n_", "_iterations", "n_iterations"))
+
+
+def hyperparameter(name: str) -> str | None:
+    """The entry of :data:`HYPERPARAMETERS` or :data:`FAMILY_HYPERPARAMETERS` that defines
+    the parameter ``name`` (itself, or the shared name it qualifies); None when none does."""
+    if name in HYPERPARAMETERS or name in FAMILY_HYPERPARAMETERS:
+        return name
+    for prefix, suffix, shared in _QUALIFIED:
+        if name.startswith(prefix) and name.endswith(suffix) and \
+                len(name) > len(prefix) + len(suffix):
+            return shared
+    return None
 
 
 def unknown_keys(summary: dict) -> list[str]:

@@ -106,6 +106,66 @@ def test_one_family_per_file_and_no_module_over_400_lines():
     assert len(class_names) == len(set(class_names))
 
 
+def _names() -> dict[str, list[str]]:
+    """Every parameter name of every registered model and the models that take it."""
+    names: dict[str, list[str]] = {}
+    for model, cls in sorted(MODELS.items()):
+        for name in cls.PARAMS:
+            names.setdefault(name, []).append(model)
+    return names
+
+
+def test_every_parameter_name_is_defined_once_in_the_glossary():
+    undefined = {name: models for name, models in _names().items()
+                 if glossary.hyperparameter(name) is None}
+    assert not undefined, f"define these in recsys_lib/glossary.py: {undefined}"
+    shared = set(glossary.HYPERPARAMETERS) & set(glossary.FAMILY_HYPERPARAMETERS)
+    assert not shared, shared
+
+
+@pytest.mark.parametrize("concept, pattern, names", [
+    ("validation slice", r"valid|protocol|holdout", {"validation_fraction"}),
+    ("unseen fallback", r"fallback|default_rating|unseen", {"fallback", "fallback_rating"}),
+    ("optimiser", r"optimi", {"optimizer"}),
+])
+def test_one_name_per_concept(concept, pattern, names):
+    """No two models spell the same concept two ways."""
+    import re
+
+    used = {name for name in _names() if re.search(pattern, name)}
+    assert used <= names, f"{concept}: {sorted(used - names)} beside {sorted(names)}"
+
+
+def test_a_parameter_name_has_one_kind_in_every_model():
+    """A name means one kind of value everywhere (a width may also be a list of widths)."""
+    for name, models in _names().items():
+        kinds = {MODELS[model].PARAMS[name].kind for model in models}
+        assert len(kinds - ({"int"} if "sizes" in kinds else set())) == 1, (name, kinds)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_validation_fraction_zero_means_a_fixed_length_everywhere(name):
+    cls = get_model_class(name)
+    if "validation_fraction" in cls.PARAMS:
+        assert create_model(name, validation_fraction=0.0).validation_fraction == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_per_dataset_defaults_have_one_mechanism(name):
+    """DATASET_DEFAULTS, resolved by RatingModel.resolve_params, and nothing else."""
+    cls = get_model_class(name)
+    for old in ("DEFAULTS", "DEFAULT_REG"):
+        assert not hasattr(cls, old), (name, old)
+    if not cls.DATASET_DEFAULTS:
+        return
+    assert "*" in cls.DATASET_DEFAULTS, name
+    model = create_model(name)
+    for dataset, defaults in cls.DATASET_DEFAULTS.items():
+        for param in defaults:
+            assert cls.PARAMS[param].none and getattr(model, param) is None, (name, param)
+        assert model.resolve_params(dataset) == defaults
+
+
 def test_set_params_with_a_valid_value_changes_the_fit(tiny_split):
     model = create_model("baseline").set_params(n_epochs=1)
     assert model.n_epochs == 1

@@ -46,6 +46,9 @@ def test_boolean_words(text, value):
     ("baseline", "n_epochs=true", "n_epochs must be an integer"),
     ("baseline", "alpha=1", "has no parameter 'alpha'"),
     ("global-mean", "k=5", "it takes none but --seed"),
+    ("surprise-svd", "n_factors=50", "its Surprise options are set from Python"),
+    ("sparse-fc", "protocol=paper", "has no parameter 'protocol'"),
+    ("i-autorec", "default_rating=3", "has no parameter 'default_rating'"),
     ("knn-pearson", "k=ten", "k must be an integer"),
     ("biased-mf-sgd", "lr=nan", "lr must be a finite number"),
     ("baseline", "seed=3", "set the seed with --seed"),
@@ -124,6 +127,13 @@ def test_through_a_real_process(extra, fragment):
     result = cli(*TRAIN, *extra)
     assert_user_error(result, fragment)
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("model", ["mf", "deep-ae", "i-autorec", "sparse-fc", "glocal-k"])
+def test_validation_fraction_zero_is_accepted_by_every_model(model):
+    """0 means a fixed length for every model that carves a validation slice."""
+    assert parse_params(model, [("validation_fraction", "0")]) == {"validation_fraction": 0.0}
+    assert get_model_class(model)(validation_fraction=0.0).validation_fraction == 0.0
 
 
 def test_sigmoid_range_false_reaches_the_model():

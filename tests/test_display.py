@@ -14,11 +14,13 @@ def _rendered(styler):
 def test_label_column_first_and_headers_in_words():
     frame = pd.DataFrame({"model": ["baseline", "svd"], "rmse": [0.9612345, 0.9312],
                           "paper_best_test_rmse": [0.95, 0.92],
-                          "params.protocol": ["a", "b"], "fit_seconds": [123.4, 0.456]})
+                          "params.validation_fraction": [0.0, 0.1],
+                          "fit_seconds": [123.4, 0.456]})
     html = _rendered(display.table(frame, label="model"))
     assert html.index(">model<") < html.index("test RMSE")
-    for raw in ("paper_best_test_rmse", "params.protocol", "fit_seconds", ">rmse<"):
+    for raw in ("paper_best_test_rmse", "params.validation_fraction", "fit_seconds", ">rmse<"):
         assert raw not in html
+    assert "validation share" in html
     assert "0.9612" in html and "0.96123" not in html
     assert ">123<" in html and "0.46" in html
 
@@ -27,6 +29,18 @@ def test_every_report_key_has_words():
     for key in glossary.SUMMARY_KEYS | glossary.REPORT_KEYS:
         assert "_" not in display.header(key), key
     assert display.header("params.n_factors") == "factors"
+
+
+def test_headers_are_the_glossary_labels():
+    """One vocabulary: every label is of a key the glossary defines, and display shows it."""
+    defined = {*glossary.ALL_KEYS, *glossary.HYPERPARAMETERS,
+               *glossary.FAMILY_HYPERPARAMETERS, *glossary.TABLE_KEYS}
+    assert set(glossary.LABELS) <= defined, set(glossary.LABELS) - defined
+    for key, words in glossary.LABELS.items():
+        assert display.header(key) == words
+    assert display.header("params.validation_fraction") == \
+        glossary.LABELS["validation_fraction"]
+    assert display.header("params.no_label") == "no label"
 
 
 @pytest.mark.parametrize("key, value, shown", [

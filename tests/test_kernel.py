@@ -1,4 +1,5 @@
-"""Sparse FC and GLocal-K: the kernelised layer, both L-BFGS paths, protocols, fallbacks."""
+"""Sparse FC and GLocal-K: the kernelised layer, both L-BFGS paths, the fixed length and the
+validation slice (validation_fraction), fallbacks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from recsys_lib.models import create_model
 from recsys_lib.models.kernel import layers
 from recsys_lib.models.kernel.layers import (KernelAutoencoder, conv_same,
                                              finite_support_kernel, shifted_stack)
-from recsys_lib.models.kernel.optimisers import lbfgs_scipy, lbfgs_torch
+from recsys_lib.models.kernel.optimizers import lbfgs_scipy, lbfgs_torch
 from recsys_lib.torch_utils import to_csr
 from recsys_lib.training import run
 
@@ -108,8 +109,9 @@ def test_glocal_k_reports_kernel_and_scipy_path_agrees(tiny_split):
     assert abs(fast["rmse"] - slow["rmse"]) < 0.1
 
 
-def test_validated_protocol_selects_on_validation(tiny_split):
-    out = run("sparse-fc", "tiny", tiny_split, seed=0, params={**SFC, "protocol": "validated"})
+def test_validation_slice_selects_on_validation(tiny_split):
+    params = {**SFC, "validation_fraction": 0.1}
+    out = run("sparse-fc", "tiny", tiny_split, seed=0, params=params)
     epoch = out["selected_epoch"]
     validation = [point["validation_rmse"] for point in out["curve"]]
     assert validation[epoch - 1] == min(validation)
@@ -145,7 +147,7 @@ def test_nan_loss_raises(tiny_split, monkeypatch):
         run("sparse-fc", "tiny", tiny_split, seed=0, params=SFC)
 
 
-@pytest.mark.parametrize("params", [{"protocol": "oracle"}, {"optimizer": "sgd"},
+@pytest.mark.parametrize("params", [{"validation_fraction": 1.0}, {"optimizer": "sgd"},
                                     {"reg": -1.0}, {"kernel_size": 4}, {"conv_layers": 0},
                                     {"train_ratio": 0.0}, {"n_epochs": 3},
                                     {"fallback": "zero"}])

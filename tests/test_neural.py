@@ -59,13 +59,15 @@ def _split_with_unseen(tiny_split):
 
 
 @pytest.mark.parametrize("name", ["i-autorec", "u-autorec", "deep-ae"])
-def test_autorec_unseen_predicted_as_default(name, tiny_split):
+def test_autorec_unseen_predicted_as_fallback_rating(name, tiny_split):
     split = _split_with_unseen(tiny_split)
     model = create_model(name, seed=0, **FAST[name]).fit(split)
     users = np.array([split.n_users - 1, 0])
     items = np.array([0, split.n_items - 1])
     assert not split.seen_in_train()[0][users[0]] and not split.seen_in_train()[1][items[1]]
     np.testing.assert_allclose(model.predict(users, items), [3.0, 3.0])
+    model.set_params(fallback_rating=2.5)
+    np.testing.assert_allclose(model.predict(users, items), [2.5, 2.5])
 
 
 def test_biased_mf_unseen_falls_back_to_biases(tiny_split):
@@ -96,7 +98,7 @@ def test_nan_loss_raises(name, tiny_split):
 
 @pytest.mark.parametrize("name, params", [
     ("mf", {"n_factors": 0}), ("biased-mf", {"lr": -1.0}),
-    ("biased-mf", {"validation_fraction": 0.0}),
+    ("biased-mf", {"validation_fraction": 1.0}), ("mf", {"validation_fraction": -0.1}),
     ("i-autorec", {"hidden_act": "relu"}), ("u-autorec", {"reg": -1.0}),
     ("i-autorec", {"n_epochs": 0}), ("deep-ae", {"dropout": 1.5}),
     ("deep-ae", {"n_hidden": []}), ("deep-ae", {"optimizer": "lbfgs"}),
@@ -164,10 +166,23 @@ def test_autorec_early_stopping_picks_the_iteration_on_validation(tiny_split):
 def test_autorec_weight_decay_defaults_per_dataset(tiny_split):
     model = create_model("i-autorec", n_hidden=4, n_epochs=5)
     assert model.get_params()["reg"] is None
-    assert model.fit(tiny_split).report()["resolved_params"]["reg"] == model.DEFAULT_REG["*"]
+    assert model.fit(tiny_split).report()["resolved_params"]["reg"] == \
+        model.DATASET_DEFAULTS["*"]["reg"]
     explicit = create_model("i-autorec", n_hidden=4, n_epochs=5, reg=7.0).fit(tiny_split)
     assert explicit.report()["resolved_params"]["reg"] == 7.0
-    assert create_model("u-autorec").DEFAULT_REG["ml-1m"] > 0
+    assert create_model("u-autorec").DATASET_DEFAULTS["ml-1m"]["reg"] > 0
+    assert create_model("u-autorec").resolve_params("ml-1m") == {"reg": 400.0}
+
+
+@pytest.mark.parametrize("name", ["mf", "biased-mf", "deep-ae", "i-autorec"])
+def test_validation_fraction_zero_is_a_fixed_length(name, tiny_split):
+    """0 means the same for every model: no slice, n_epochs as given."""
+    params = {**FAST[name], "validation_fraction": 0.0}
+    report = create_model(name, seed=0, **params).fit(tiny_split).report()
+    assert report["selected_by"] == "fixed"
+    assert report["selected_epoch"] == params.get("n_epochs", create_model(name).n_epochs)
+    assert "validation_rmse" not in report
+    assert all("validation_rmse" not in point for point in report["curve"])
 
 
 @pytest.mark.parametrize("name", ["i-autorec", "u-autorec"])

@@ -65,14 +65,14 @@ class AsymmetricSVD(RatingModel):
         self.b_item_ = torch.zeros(data.n_items, device=dev, requires_grad=True)
         n = float(data.ratings.shape[0])
         n_u, n_i = data.user_counts, data.item_counts
-        optimiser = torch.optim.LBFGS([self.b_user_, self.b_item_, self.q_, self.x_, self.y_],
+        optimizer = torch.optim.LBFGS([self.b_user_, self.b_item_, self.q_, self.x_, self.y_],
                                       lr=1.0, max_iter=self.n_epochs, history_size=10,
                                       line_search_fn="strong_wolfe", tolerance_grad=1e-9,
                                       tolerance_change=1e-12)
         self.train_curve_ = []
 
         def closure():
-            optimiser.zero_grad()
+            optimizer.zero_grad()
             z = self._user_factors()
             pred = (self.mu_ + self.b_user_[data.users] + self.b_item_[data.items]
                     + (z[data.users] * self.q_[data.items]).sum(1))
@@ -88,7 +88,7 @@ class AsymmetricSVD(RatingModel):
             loss.backward()
             return loss
 
-        optimiser.step(closure)
+        optimizer.step(closure)
         with torch.no_grad():
             self.user_factors_ = self._user_factors()
         return self

@@ -138,27 +138,25 @@ class _SparseAutoRecProblem:
 class _AutoRec(RatingModel):
     """Shared code of I-AutoRec and U-AutoRec; ``item_based`` picks the orientation.
 
-    ``reg=None`` takes the weight decay of :attr:`DEFAULT_REG` for the split's dataset (the
-    value chosen on a validation slice of that dataset, see the AutoRec chapter); the summary
-    reports the value used under ``resolved_params``.
+    ``reg=None`` takes the weight decay of :attr:`DATASET_DEFAULTS` for the split's dataset
+    (the value chosen on a validation slice of that dataset, see the AutoRec chapter); the
+    summary reports the value used under ``resolved_params``, with the optimizer used.
     """
 
     chapter = "07_autorec"
     item_based = True
-    #: validated weight decay per dataset; "*" for datasets without a validated value
-    DEFAULT_REG: dict[str, float] = {}
     PARAMS = {**TORCH, "optimizer": Param("choice", choices=("scipy", "torch"), none=True),
               "n_hidden": Int(), "reg": Real(none=True), "n_epochs": Int(),
               "hidden_act": Choice(*ACTIVATIONS), "output_act": Choice(*ACTIVATIONS),
-              "default_rating": Real(None), "validation_fraction": Fraction(low_open=False),
+              "fallback_rating": Real(None), "validation_fraction": Fraction(low_open=False),
               "patience": Int(), "refit": Bool(), "curve_every": Int(0),
               "init": Choice(*INITS), "dtype": Choice("float32", "float64")}
-    unseen_fallback = "a user or item with no training rating is predicted as default_rating " \
-                      "(3, as in the paper)"
+    unseen_fallback = "a user or item with no training rating is predicted as " \
+                      "fallback_rating (3, as in the paper)"
 
     def __init__(self, n_hidden: int = 500, reg: float | None = None, n_epochs: int = 500,
                  hidden_act: str = "sigmoid", output_act: str = "identity",
-                 default_rating: float = 3.0, validation_fraction: float = 0.1,
+                 fallback_rating: float = 3.0, validation_fraction: float = 0.1,
                  patience: int = 5, refit: bool = True, curve_every: int = 10,
                  init: str = "authors", dtype: str = "float32", optimizer: str | None = None,
                  seed: int = 0, device: str | None = None) -> None:
@@ -180,12 +178,12 @@ class _AutoRec(RatingModel):
         self.rating_scale_ = split.rating_scale
         self.device_ = pick_device(self.device)
         self.optimizer_ = self.optimizer or ("torch" if self.device_.type == "cuda" else "scipy")
-        self.reg_ = self.reg if self.reg is not None else self.DEFAULT_REG.get(
-            split.dataset, self.DEFAULT_REG["*"])
+        self.resolved_params_ = {**self.resolve_params(split.dataset),
+                                 "optimizer": self.optimizer_}
         self.test_ = split.test
         self.lbfgs_ = []
         selection = fit_with_selection(self, split)
-        self.report_ = {"resolved_params": {"reg": self.reg_, "optimizer": self.optimizer_},
+        self.report_ = {"resolved_params": dict(self.resolved_params_),
                         **selection, "lbfgs": self.lbfgs_[-1], "device": str(self.device_)}
         if len(self.lbfgs_) > 1:
             self.report_["selection_lbfgs"] = self.lbfgs_[0]
@@ -199,7 +197,8 @@ class _AutoRec(RatingModel):
         rows, cols = self._orient(train.users, train.items)
         n_rows, n_cols = self._orient(data.n_users, data.n_items)
         problem = _SparseAutoRecProblem(
-            rows, cols, train.ratings, n_rows, n_cols, self.n_hidden, self.reg_,
+            rows, cols, train.ratings, n_rows, n_cols, self.n_hidden,
+            self.resolved_params_["reg"],
             self.hidden_act, self.output_act, data.rating_scale, getattr(torch, self.dtype),
             self.device_)
         self.seen_users_, self.seen_items_ = data.seen_in_train()
@@ -272,7 +271,7 @@ class _AutoRec(RatingModel):
             raw = (self.H_[r] * self.W_.T[c]).sum(1) + self.b_[c]
             out[start:start + len(r)] = self.problem_.output(raw).double().cpu().numpy()
         seen = self.seen_users_[users] & self.seen_items_[items]
-        out[~seen] = self.default_rating
+        out[~seen] = self.fallback_rating
         return out
 
     def report(self) -> dict:
@@ -284,7 +283,8 @@ class IAutoRec(_AutoRec):
     """I-AutoRec: reconstructs each item's rating vector over users (Sedhain et al. 2015)."""
 
     item_based = True
-    DEFAULT_REG = {"ml-100k": 200.0, "ml-1m": 400.0, "*": 200.0}
+    DATASET_DEFAULTS = {"ml-100k": {"reg": 200.0}, "ml-1m": {"reg": 400.0},
+                        "*": {"reg": 200.0}}
 
 
 @register("u-autorec")
@@ -292,4 +292,5 @@ class UAutoRec(_AutoRec):
     """U-AutoRec: reconstructs each user's rating vector over items (Sedhain et al. 2015)."""
 
     item_based = False
-    DEFAULT_REG = {"ml-100k": 100.0, "ml-1m": 400.0, "*": 100.0}
+    DATASET_DEFAULTS = {"ml-100k": {"reg": 100.0}, "ml-1m": {"reg": 400.0},
+                        "*": {"reg": 100.0}}

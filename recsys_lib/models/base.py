@@ -63,6 +63,10 @@ class RatingModel:
     PARAMS: ClassVar[dict[str, Param]] = {}
     #: How the model predicts for a user or item with no training rating (shown in the docs).
     unseen_fallback: ClassVar[str] = ""
+    #: Per-dataset defaults: ``{dataset: {param: value}}``, ``"*"`` for any other dataset.
+    #: A parameter named here resolves at fit (:meth:`resolve_params`): given as None, it takes
+    #: the dataset's value; the report keeps what was used under ``resolved_params``.
+    DATASET_DEFAULTS: ClassVar[dict[str, dict]] = {}
     #: True when every sum of fit and predict runs in float64 (numpy, scipy, Surprise): on
     #: another machine only the last digits change (:mod:`recsys_lib.agreement`)
     float64: ClassVar[bool] = False
@@ -82,6 +86,17 @@ class RatingModel:
         return {}
 
     # --- parameters ----------------------------------------------------------------------
+
+    def resolve_params(self, dataset: str) -> dict:
+        """The value of every parameter of :attr:`DATASET_DEFAULTS` for a fit on ``dataset``:
+        as given, or the dataset's default (``"*"``'s for a dataset not listed) where it is
+        None. The one mechanism of per-dataset defaults; models report it as
+        ``resolved_params``."""
+        if not self.DATASET_DEFAULTS:
+            return {}
+        defaults = self.DATASET_DEFAULTS.get(dataset, self.DATASET_DEFAULTS["*"])
+        return {name: default if getattr(self, name) is None else getattr(self, name)
+                for name, default in defaults.items()}
 
     @classmethod
     def param_names(cls) -> list[str]:

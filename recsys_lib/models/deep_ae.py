@@ -3,7 +3,8 @@ collaborative filtering".
 
 Trained by minibatch gradient descent on user vectors with SELU activations, dropout on the
 code layer, a masked mean squared error, an optional tied decoder and dense re-feeding; the
-number of epochs is chosen on a validation slice (:mod:`recsys_lib.selection`).
+number of epochs is chosen on a validation slice (:mod:`recsys_lib.selection`), or fixed
+(``n_epochs``) with ``validation_fraction=0``.
 """
 
 from __future__ import annotations
@@ -73,16 +74,19 @@ class DeepAutoencoder(RatingModel):
     PARAMS = {**TORCH, "n_hidden": Sizes(), "dropout": Fraction(low_open=False),
               "tied": Bool(), "refeed": Bool(), "last_activation": Bool(), "lr": Positive(),
               "optimizer": Choice("adam", "momentum"), "reg": Real(), "batch_size": Int(),
-              "n_epochs": Int(), "patience": Int(), "validation_fraction": Fraction(),
-              "refit": Bool(), "default_rating": Real(None)}
-    unseen_fallback = "a user or item with no training rating is predicted as default_rating (3)"
+              "n_epochs": Int(), "patience": Int(),
+              "validation_fraction": Fraction(low_open=False), "refit": Bool(),
+              "fallback_rating": Real(None)}
+    unseen_fallback = "a user or item with no training rating is predicted as " \
+                      "fallback_rating (3)"
 
     def __init__(self, n_hidden: int | tuple | list = (256, 256), dropout: float = 0.8,
                  tied: bool = False, refeed: bool = False, last_activation: bool = True,
                  lr: float = 1e-3, optimizer: str = "adam", reg: float = 0.01,
                  batch_size: int = 16, n_epochs: int = 40, patience: int = 8,
                  validation_fraction: float = 0.1, refit: bool = True,
-                 default_rating: float = 3.0, seed: int = 0, device: str | None = None) -> None:
+                 fallback_rating: float = 3.0, seed: int = 0, device: str | None = None
+                 ) -> None:
         self._init(locals())
 
     def _layers(self) -> tuple[int, ...]:
@@ -167,7 +171,7 @@ class DeepAutoencoder(RatingModel):
         out = self.output_[torch.tensor(users).to(self.device_),
                            torch.tensor(items).to(self.device_)].double().cpu().numpy()
         seen = self.seen_users_[users] & self.seen_items_[items]
-        out[~seen] = self.default_rating
+        out[~seen] = self.fallback_rating
         return out
 
     def report(self) -> dict:

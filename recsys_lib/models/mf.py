@@ -10,7 +10,8 @@ with (lo, hi) the rating scale widened by ``range_margin`` on each side, so the 
 are reachable. Training: shuffled minibatches from a DataLoader, mean squared error, AdamW with
 decoupled weight decay, early stopping on a validation slice carved (seeded) from the training
 ratings, then (``refit=True``) a refit on all training ratings for the selected number of
-epochs. The test set is never used to choose anything; its curve is not even computed.
+epochs; ``validation_fraction=0`` trains for ``n_epochs`` instead, with no slice. The test
+set is never used to choose anything; its curve is not even computed.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class _EmbeddingMF(RatingModel):
     sigmoid_default = False
     PARAMS = {**TORCH, "n_factors": Int(), "lr": Positive(), "reg": Real(),
               "batch_size": Int(), "n_epochs": Int(), "patience": Int(),
-              "validation_fraction": Fraction(), "refit": Bool(),
+              "validation_fraction": Fraction(low_open=False), "refit": Bool(),
               "sigmoid_range": Param("bool", none=True), "range_margin": Real(),
               "init_std": Real()}
 
@@ -118,7 +119,7 @@ class _EmbeddingMF(RatingModel):
                                self.init_std, self._offset(float(train.ratings.mean())),
                                generator).to(self.device_)
         self.module_ = module
-        optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.reg)
+        optimizer = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.reg)
         dataset = TensorDataset(torch.tensor(train.users), torch.tensor(train.items),
                                 torch.tensor(train.ratings))
         sampler = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size,
@@ -132,9 +133,9 @@ class _EmbeddingMF(RatingModel):
                 users, items = users.to(self.device_), items.to(self.device_)
                 ratings = ratings.to(self.device_)
                 loss = torch.mean((self._squash(module(users, items)) - ratings) ** 2)
-                optimiser.zero_grad()
+                optimizer.zero_grad()
                 loss.backward()
-                optimiser.step()
+                optimizer.step()
                 total += float(loss.detach()) * len(ratings)
                 count += len(ratings)
             check_finite(total, f"epoch {epoch}")

@@ -15,9 +15,13 @@ from .base import RatingModel, check_indices, pairs_by_user, row_chunks, top_k_s
 
 
 class SurpriseModel(RatingModel):
-    """Wraps a Surprise algorithm; extra keyword arguments go to the algorithm's constructor.
+    """Wraps a Surprise algorithm; from Python, extra keyword arguments go to the algorithm's
+    constructor (``create_model("surprise-svd", n_factors=50)``; Surprise checks the values).
 
-    Our user and item indices serve as Surprise's raw ids, so predictions line up with ours.
+    The command line promises none of them: ``train`` takes only ``--seed`` for a wrapper
+    (:func:`recsys_lib.command.parse_params` says so), so every recorded wrapper run uses
+    Surprise's defaults with the wrapper's :attr:`defaults`. Our user and item indices serve as
+    Surprise's raw ids, so predictions line up with ours.
     """
 
     float64 = True

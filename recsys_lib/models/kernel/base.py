@@ -1,11 +1,13 @@
-"""What Sparse FC and GLocal-K share as rating models: parameters, per-dataset defaults, the
-two protocols, the per-epoch curves, the unseen-user/item fallback and prediction.
+"""What Sparse FC and GLocal-K share as rating models: parameters, the two protocols, the
+per-epoch curves, the unseen-user/item fallback and prediction.
 
-Protocols: ``"paper"`` trains for the fixed number of epochs and returns the last epoch's
-model (the test curve is reported beside it, and its minimum is reported as the
-*paper-protocol* figure ``paper_best_test_rmse``); ``"validated"`` carves a validation slice
-from the training ratings and returns the parameters of the epoch with the lowest validation
-RMSE (:class:`recsys_lib.selection.BestEpoch`).
+Protocols, set by ``validation_fraction`` as for every model: 0 (the default) is the papers'
+protocol, a fixed length: training for the published number of epochs returns the last
+epoch's model (the test curve is reported beside it, and its minimum is reported as the
+*paper-protocol* figure ``paper_best_test_rmse``); a fraction above 0 carves that share of the
+training ratings as a validation slice and returns the parameters of the epoch with the
+lowest validation RMSE (:class:`recsys_lib.selection.BestEpoch`, no refit). Per-dataset
+defaults: :attr:`~recsys_lib.models.base.RatingModel.DATASET_DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ from ...splits import Split
 from ...torch_utils import check_finite, pick_device, to_csr
 from ..base import RatingModel, check_indices
 from .layers import LOSSES, KernelAutoencoder, data_loss
-from .optimisers import OPTIMIZERS, run_epoch
+from .optimizers import OPTIMIZERS, run_epoch
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("paper", "validated")
 FALLBACKS = ("mean", "network")
 
 #: parameters of both kernel models (the per-dataset ones are None by default)
@@ -35,15 +36,16 @@ KERNEL_PARAMS = {
     **TORCH,
     "reg": Real(none=True), "reg_kernel": Real(none=True),
     "n_hidden": Int(), "n_layers": Int(), "n_dim": Int(),
-    "optimizer": Choice(*OPTIMIZERS), "history": Int(), "protocol": Choice(*PROTOCOLS),
-    "validation_fraction": Fraction(), "train_ratio": Fraction(high_open=False),
+    "optimizer": Choice(*OPTIMIZERS), "history": Int(),
+    "validation_fraction": Fraction(low_open=False), "train_ratio": Fraction(high_open=False),
     "loss": Choice(*LOSSES), "detach_reg": Bool(), "lr": Positive(),
     "dtype": Choice("float32", "float64"), "fallback": Choice(*FALLBACKS), "fused": Bool(),
 }
 
 
 class KernelModelBase(RatingModel):
-    """Shared machinery; subclasses define DEFAULTS, ``_train`` and ``_predict_matrix``."""
+    """Shared machinery; subclasses define DATASET_DEFAULTS, ``_train`` and
+    ``_predict_matrix``."""
 
     unseen_fallback = ("fallback='network' (default, as in the authors' code): an item with no "
                        "training rating (an empty input row) gets the network's output, which "
@@ -53,19 +55,10 @@ class KernelModelBase(RatingModel):
                        "fallback='mean': the mean training rating for any pair whose user or "
                        "item is unseen")
 
-    #: per-dataset defaults for hyperparameters left as None; key "*" for other datasets.
-    DEFAULTS: dict[str, dict] = {}
-
-    def _resolve(self, dataset: str) -> dict:
-        """Hyperparameters with None replaced by the dataset's defaults."""
-        defaults = self.DEFAULTS.get(dataset, self.DEFAULTS["*"])
-        return {name: default if getattr(self, name) is None else getattr(self, name)
-                for name, default in defaults.items()}
-
     # --- fitting --------------------------------------------------------------------------
 
     def fit(self, split: Split):
-        self.hp_ = self._resolve(split.dataset)
+        self.resolved_params_ = self.resolve_params(split.dataset)
         self.device_ = pick_device(self.device)
         self.torch_dtype_ = torch.float64 if self.dtype == "float64" else torch.float32
         self.generator_ = torch.Generator().manual_seed(self.seed)
@@ -73,7 +66,7 @@ class KernelModelBase(RatingModel):
 
         data = split.subsample_train(self.train_ratio, seed=self.seed) \
             if self.train_ratio < 1.0 else split
-        if self.protocol == "validated":
+        if self.validation_fraction > 0:
             fit_split = data.with_validation(self.validation_fraction, seed=self.seed)
             monitor = {"validation": fit_split.test, "test": split.test}
         else:
@@ -89,11 +82,11 @@ class KernelModelBase(RatingModel):
         self.monitor_ = monitor
         self.curve_, self.test_curve_ = [], []  # rounded points; unrounded test RMSEs
         self.evals_ = 0
-        self.best_ = BestEpoch()  # the epoch of lowest validation RMSE (validated protocol)
+        self.best_ = BestEpoch()  # the epoch of lowest validation RMSE (with a slice)
         start = time.perf_counter()
         self._train()
         self.train_seconds_ = time.perf_counter() - start
-        if self.protocol == "validated" and self.best_.state is not None:
+        if self.validation_fraction > 0 and self.best_.state is not None:
             self.params_ = self.best_.state
         self.pred_ = self._predict_matrix(self.params_).cpu().numpy()
         self._after_fit()
@@ -147,7 +140,7 @@ class KernelModelBase(RatingModel):
         test = self.monitor_["test"]
         other = self._lookup(pred, test.users, test.items, other_fallback=True)
         point["test_rmse_other_fallback"] = metric_rmse(test.ratings, other, self.rating_scale_)
-        if phase != "pretrain" and self.protocol == "validated":
+        if phase != "pretrain" and self.validation_fraction > 0:
             self.best_.update(epoch + 1, point["validation_rmse"],
                               lambda: flat.detach().clone())
         log.info("%s %s epoch %d: %s (%d evaluations so far)", self.name, phase, epoch + 1,
@@ -180,13 +173,13 @@ class KernelModelBase(RatingModel):
     # --- reporting ------------------------------------------------------------------------
 
     def report(self) -> dict:
-        out = {"resolved_params": self.hp_, "function_evaluations": self.evals_,
+        out = {"resolved_params": self.resolved_params_, "function_evaluations": self.evals_,
                "train_seconds": self.train_seconds_, "curve": self.curve_,
                "device": str(self.device_)}
         test = self.test_curve_
         best = int(np.argmin(test))
         out.update(paper_best_test_rmse=test[best], paper_best_test_epoch=best + 1)
-        if self.protocol == "validated":
+        if self.validation_fraction > 0:
             out.update(selected_by=BY_VALIDATION_RESTORE, selected_epoch=self.best_.epoch,
                        validation_rmse=self.best_.rmse)
         else:

@@ -32,7 +32,7 @@ class GlocalK(KernelModelBase):
               "n_finetune_iterations": Int(none=True), "dot_scale": Real(none=True),
               "kernel_size": Int(), "conv_layers": Int()}
     # From the authors' code: per-dataset regularisation and schedules.
-    DEFAULTS = {
+    DATASET_DEFAULTS = {
         "ml-100k": {"reg": 20.0, "reg_kernel": 0.006, "n_pretrain_iterations": 5,
                     "n_finetune_iterations": 5, "n_pretrain_epochs": 30, "n_finetune_epochs": 60,
                     "dot_scale": 1.0},
@@ -43,7 +43,7 @@ class GlocalK(KernelModelBase):
                    "n_finetune_iterations": 5, "n_pretrain_epochs": 20, "n_finetune_epochs": 60,
                    "dot_scale": 2.0},
     }
-    DEFAULTS["*"] = DEFAULTS["ml-100k"]
+    DATASET_DEFAULTS["*"] = DATASET_DEFAULTS["ml-100k"]
 
     def __init__(self, reg: float | None = None, reg_kernel: float | None = None,
                  n_pretrain_epochs: int | None = None, n_finetune_epochs: int | None = None,
@@ -51,8 +51,8 @@ class GlocalK(KernelModelBase):
                  n_finetune_iterations: int | None = None,
                  dot_scale: float | None = None, kernel_size: int = 3, conv_layers: int = 1,
                  n_hidden: int = 500, n_layers: int = 2, n_dim: int = 5,
-                 optimizer: str = "torch", history: int = 10, protocol: str = "paper",
-                 validation_fraction: float = 0.1, train_ratio: float = 1.0,
+                 optimizer: str = "torch", history: int = 10,
+                 validation_fraction: float = 0.0, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
@@ -79,7 +79,7 @@ class GlocalK(KernelModelBase):
         else:  # the plain computation: the full reconstruction, then its mean over users
             pooled = self.net_.apply(layers, self.R_).mean(1)
         size = self.kernel_size
-        return (pooled @ bank * self.hp_["dot_scale"]).view(size, size)
+        return (pooled @ bank * self.resolved_params_["dot_scale"]).view(size, size)
 
     def _split_params(self, flat):
         n = self.net_.size
@@ -105,7 +105,7 @@ class GlocalK(KernelModelBase):
         """Prediction and regulariser in fine-tuning: the kernels of the autoencoder are built
         once and serve both its pass over R (for the global kernel) and its pass over the
         convolved input."""
-        hp = self.hp_
+        hp = self.resolved_params_
         ae, _ = self._split_params(flat)
         layers, reg = self.net_.weights(ae, hp["reg"], hp["reg_kernel"], self.detach_reg)
         x = self._conv_input(self.global_kernel(flat, layers if self.fused else None))
@@ -114,7 +114,7 @@ class GlocalK(KernelModelBase):
     # --- training ---------------------------------------------------------------------------
 
     def _train(self) -> None:
-        hp = self.hp_
+        hp = self.resolved_params_
         ae = self._start_network()
         n_items = self.R_.shape[0]
         self.stack_ = None

@@ -12,7 +12,7 @@ learns its own sparsity pattern. The loss is half the sum of squared errors over
 ratings plus, per layer, ``reg/2 * sum(W^2) + reg_kernel/2 * sum(k^2)`` (sums, not means).
 
 The parameters of a network live in ONE flat tensor (views give W, u, v, b per layer), so the
-optimisers of :mod:`.optimisers` work on a plain vector without copies.
+optimisers of :mod:`.optimizers` work on a plain vector without copies.
 """
 
 from __future__ import annotations

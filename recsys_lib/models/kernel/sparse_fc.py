@@ -23,8 +23,8 @@ class SparseFC(KernelModelBase):
     PARAMS = {**KERNEL_PARAMS, "n_epochs": Int(none=True), "n_iterations": Int(none=True)}
     # ML-1M: the kernelNet code (lambda_2 60, lambda_s 0.013, 20 runs of 50 iterations).
     # ML-100K and Douban: GLocal-K's pre-training regularisation for those datasets, trained
-    # for 40 epochs of 10 iterations (checked with the validated protocol, see chapter 8).
-    DEFAULTS = {
+    # for 40 epochs of 10 iterations (checked on a validation slice, see chapter 8).
+    DATASET_DEFAULTS = {
         "ml-1m": {"reg": 60.0, "reg_kernel": 0.013, "n_epochs": 20, "n_iterations": 50},
         "douban": {"reg": 10.0, "reg_kernel": 0.022, "n_epochs": 40, "n_iterations": 10},
         "ml-100k": {"reg": 20.0, "reg_kernel": 0.006, "n_epochs": 40, "n_iterations": 10},
@@ -34,15 +34,15 @@ class SparseFC(KernelModelBase):
     def __init__(self, reg: float | None = None, reg_kernel: float | None = None,
                  n_epochs: int | None = None, n_iterations: int | None = None,
                  n_hidden: int = 500, n_layers: int = 2, n_dim: int = 5,
-                 optimizer: str = "torch", history: int = 10, protocol: str = "paper",
-                 validation_fraction: float = 0.1, train_ratio: float = 1.0,
+                 optimizer: str = "torch", history: int = 10,
+                 validation_fraction: float = 0.0, train_ratio: float = 1.0,
                  loss: str = "half_sse", detach_reg: bool = False, lr: float = 1e-3,
                  dtype: str = "float32", fallback: str = "network", fused: bool = True,
                  seed: int = 0, device: str | None = None) -> None:
         self._init(locals())
 
     def _train(self) -> None:
-        hp = self.hp_
+        hp = self.resolved_params_
         flat = self._start_network()
 
         def forward(x):
