@@ -68,7 +68,7 @@ class RatingModel:
     #: the dataset's value; the report keeps what was used under ``resolved_params``.
     DATASET_DEFAULTS: ClassVar[dict[str, dict]] = {}
     #: True when every sum of fit and predict runs in float64 (numpy, scipy, Surprise): on
-    #: another machine only the last digits change (:mod:`recsys_lib.agreement`)
+    #: another machine only the last digits change (:func:`recsys_lib.reproduction.agreement`)
     float64: ClassVar[bool] = False
 
     def fit(self, split: Split) -> RatingModel:
