@@ -17,11 +17,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .glossary import LABELS, label
-
-#: words for the columns: the glossary's labels, the one vocabulary (``params.NAME`` columns
-#: show NAME's label)
-HEADERS = LABELS
+from .glossary import label
 
 
 def header(key) -> str:

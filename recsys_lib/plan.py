@@ -146,10 +146,10 @@ def _block_runs(block: dict, models: list[str]) -> list[PlannedRun]:
 def results_plan(models: list[str] | None = None) -> list[PlannedRun]:
     """Every run the Results part needs, in the table's order (cheapest datasets first);
     the study runs on a dataset follow its last block."""
-    blocks = TABLE["splits"]
+    blocks, chosen = TABLE["splits"], planned_models(models)
     runs = []
     for index, block in enumerate(blocks):
-        runs += _block_runs(block, planned_models(models))
+        runs += _block_runs(block, chosen)
         if all(later["dataset"] != block["dataset"] for later in blocks[index + 1:]):
             runs += study_plan(models, tuple(pair for pair in STUDY_SPLITS
                                              if pair[0] == block["dataset"]))
