@@ -23,11 +23,14 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 install: $(STAMP)
 
 # torch is pinned to the exact CPU build this machine carries; see README for GPU machines.
+# The Scale part's Spark needs Java 17 or newer: Debian's openjdk-17-jre-headless where none is
+# found (book/install_java.sh; elsewhere it says what to install and stops).
 $(STAMP): pyproject.toml
+	bash book/install_java.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[book,test,course]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,course,scale]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

@@ -50,6 +50,25 @@ if importlib.util.find_spec("recsys_lib") is None:
     sys.path.insert(0, "book-code")  # importable in this kernel at once
     print("done: recsys_lib is ready")'''
 
+# The Scale part's Spark chapter also needs pyspark (the package's `scale` extra) and Java 17
+# or newer (book/install_java.sh: Debian's or Ubuntu's openjdk-17-jre-headless, as on Colab).
+SPARK_SETUP = '''
+
+from recsys_lib.models import spark_als
+
+if (importlib.util.find_spec("pyspark") is None
+        or (spark_als.java_major_version() or 0) < spark_als.JAVA_MAJOR):
+    from pathlib import Path
+
+    code = Path(spark_als.__file__).parents[2]
+    print("installing pyspark and, where it is missing, Java 17 for Spark ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e",
+                    f"{{code}}[scale]"], check=True)
+    subprocess.run(["bash", str(code / "book" / "install_java.sh")], check=True)
+    importlib.invalidate_caches()  # pyspark importable in this kernel at once'''
+#: chapters whose setup cell adds more than recsys_lib
+EXTRA_SETUP = {"14_spark_als": SPARK_SETUP}
+
 DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
 ADMONITIONS = {"note": "Note", "tip": "Tip", "warning": "Warning", "important": "Important",
                "seealso": "See also", "caution": "Caution", "hint": "Hint",
@@ -224,7 +243,7 @@ def build(path: Path, titles: dict[str, str], url: str) -> nbformat.NotebookNode
         if cell.cell_type == "markdown":
             cell.source = converter.convert(cell.source)
         cell.pop("id", None)
-    setup = nbformat.v4.new_code_cell(SETUP.format(url=url))
+    setup = nbformat.v4.new_code_cell((SETUP + EXTRA_SETUP.get(path.stem, "")).format(url=url))
     setup.metadata["tags"] = ["setup"]
     cells = [setup, *cells]
     for index, cell in enumerate(cells):

@@ -51,3 +51,7 @@ class InvalidIndexError(RecsysError, IndexError, TypeError, ValueError):
 
 class MissingRecordError(RecsysError, FileNotFoundError):
     """A record file the book needs does not exist (the message gives the command)."""
+
+
+class MissingDependencyError(RecsysError):
+    """A program or package a model needs is not installed (the message says how to get it)."""

@@ -84,6 +84,11 @@ FAMILY_HYPERPARAMETERS = {
     "dot_scale": "GLocal-K's scale of the global kernel",
     "kernel_size": "side of GLocal-K's square global kernel (odd)",
     "conv_layers": "convolutions of the input by the global kernel",
+    "master": "where Spark runs: 'local[N]' (N cores of this machine, '*' for all), or a "
+              "cluster's address ('spark://HOST:PORT', 'k8s://...', 'yarn'); None reads "
+              "$SPARK_MASTER, else 'local[*]'",
+    "driver_memory": "memory of the Spark driver's JVM ('4g', '512m'), set before it starts",
+    "checkpoint_interval": "ALS sweeps between checkpoints that cut Spark's lineage",
 }
 
 #: columns the record tables add (:func:`recsys_lib.records.leaderboard`,
@@ -152,6 +157,11 @@ REPORT_KEYS = {
     "kernel_mean": "per layer and epoch, the mean kernel value",
     "global_kernel": "GLocal-K's learned global convolution kernel",
     "singular_values": "the leading singular values of the filled matrix",
+    "validation_grid": "every candidate of a hyperparameter search with its RMSE on the "
+                       "validation slice (the smallest is chosen, then fitted on all)",
+    "spark_version": "the Apache Spark release that fitted the model, and its Java's",
+    "jvm_peak_gb": "peak resident memory of the local Spark driver's JVM since it started, "
+                   "in GB (None off local mode)",
 }
 
 #: keys a study run adds (``train ... --topn``; :func:`recsys_lib.topn.topn_summary`)
@@ -215,6 +225,8 @@ LABELS = {
     "function_evaluations": "function evaluations", "selection_lbfgs": "selection L-BFGS",
     "lbfgs": "L-BFGS", "nonzero_fraction": "nonzero share", "kernel_mean": "mean kernel",
     "global_kernel": "global kernel", "singular_values": "singular values",
+    "validation_grid": "validation search", "spark_version": "Spark release",
+    "jvm_peak_gb": "JVM peak (GB)",
     # record keys and table columns
     "recorded_on": "recorded on", "rmse_sd": "RMSE sd over seeds",
     # hyperparameters
@@ -222,7 +234,8 @@ LABELS = {
     "n_dim": "embedding size", "n_epochs": "epochs", "n_iterations": "iterations",
     "lr": "learning rate", "reg": "L2 strength", "batch_size": "batch size",
     "validation_fraction": "validation share", "fallback_rating": "fallback rating",
-    "k": "neighbours k",
+    "k": "neighbours k", "driver_memory": "driver memory",
+    "checkpoint_interval": "sweeps per checkpoint",
 }
 
 

@@ -33,8 +33,9 @@ class Param:
     """One hyperparameter's type and range.
 
     ``kind`` is ``"int"``, ``"real"``, ``"bool"``, ``"choice"``, ``"sizes"`` (a positive int or
-    a non-empty sequence of them) or ``"device"``. ``low``/``high`` bound numbers, closed
-    unless ``low_open``/``high_open``; ``none`` allows None (a per-dataset default or "auto").
+    a non-empty sequence of them), ``"device"`` or ``"text"`` (a string matching ``pattern``,
+    described by ``words``). ``low``/``high`` bound numbers, closed unless
+    ``low_open``/``high_open``; ``none`` allows None (a per-dataset default or "auto").
     """
 
     kind: str
@@ -44,6 +45,8 @@ class Param:
     high_open: bool = False
     choices: tuple = ()
     none: bool = False
+    pattern: str = ""
+    words: str = ""
 
     def describe(self) -> str:
         """The accepted values in words, for error messages and the glossary."""
@@ -55,6 +58,8 @@ class Param:
             text = "a positive integer or a list of them"
         elif self.kind == "device":
             text = "'cpu', 'cuda', 'cuda:N' or 'mps'"
+        elif self.kind == "text":
+            text = self.words
         else:
             noun = "an integer" if self.kind == "int" else "a finite number"
             bounds = []
@@ -102,6 +107,8 @@ class Param:
                           and s >= 1 for s in sizes))
         elif kind == "device":
             ok = isinstance(value, str) and bool(DEVICE_PATTERN.match(value))
+        elif kind == "text":
+            ok = isinstance(value, str) and bool(re.fullmatch(self.pattern, value))
         else:  # a declaration error, not a user's
             raise AssertionError(f"unknown parameter kind {kind!r}")
         if not ok:
@@ -171,6 +178,12 @@ def Choice(*choices: str) -> Param:
 
 def Sizes() -> Param:
     return Param("sizes")
+
+
+def Text(pattern: str, words: str, none: bool = False) -> Param:
+    """A string matching the regular expression ``pattern`` (whole), ``words`` saying which
+    in an error message (a Spark master URL, a JVM memory size)."""
+    return Param("text", pattern=pattern, words=words, none=none)
 
 
 #: every model takes these two

@@ -43,6 +43,9 @@ CHEAP = tuple(name for name, row in TABLE["models"].items() if row.get("cheap"))
 #: seconds one ML-1M run of a model takes here, until a record of it exists
 ML1M_GUESS = {name: row["ml1m_seconds"] for name, row in TABLE["models"].items()
               if "ml1m_seconds" in row}
+#: models of the Scale part: trained on its own data and recorded by its chapters, left out
+#: of the Results runs (the leaderboard, the blend and the study)
+SCALE = tuple(name for name, row in TABLE["models"].items() if row.get("scale"))
 LONG_RUN = TABLE["long_run_seconds"]
 #: the validation slice of the study runs (a split name suffix, see recsys_lib.splits)
 VALIDATION = TABLE["study_validation"]
@@ -53,10 +56,16 @@ STUDY_EXTRAS = {label: (extra["model"], tuple(sorted(extra.get("params", {}).ite
                 for label, extra in TABLE["study"].get("extras", {}).items()}
 
 
+def results_models() -> list[str]:
+    """The registered models the Results part ranks: all but the Scale part's."""
+    return [name for name in available_models() if name not in SCALE]
+
+
 def planned_models(models: list[str] | None = None) -> list[str]:
-    """``models`` (default: every registered model), each checked to have its row in the
-    table: a model without one is refused with the file to edit."""
-    models = models or available_models()
+    """``models`` (default: every model of the Results part), each checked to have its row
+    in the table and to belong to the Results part: a model without a row is refused with
+    the file to edit."""
+    models = models or results_models()
     unknown = [m for m in models if m not in available_models()]
     if unknown:
         raise UsageError(f"no such model: {', '.join(unknown)}; choose from "
@@ -65,6 +74,10 @@ def planned_models(models: list[str] | None = None) -> list[str]:
     if missing:
         raise UsageError(f"{', '.join(missing)} has no row under [models] in "
                          f"recsys_lib/plan.toml; add one (see CONTRIBUTING.md)")
+    scale = [m for m in models if m in SCALE]
+    if scale:
+        raise UsageError(f"{', '.join(scale)} belongs to the Scale part, which records its "
+                         f"own runs; the Results part plans none for it")
     return models
 
 

@@ -64,13 +64,21 @@ SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
         "test_reproduction.py::test_the_foreign_arithmetic_path",
         "test_study.py::test_blend_command_refuses_bad_input_in_one_line",
         "test_study.py::test_significance_and_bootstrap_interval",
-        "test_study.py::test_train_saves_predictions_and_topn_with_its_record")
+        "test_study.py::test_train_saves_predictions_and_topn_with_its_record",
+        "test_architecture.py::test_reports_use_only_glossary_keys[spark-als]",
+        "test_spark_als.py::test_no_java_is_one_line_and_exit_2",
+        "test_spark_als.py::test_unseen_users_and_items_get_the_baseline_and_the_test_set_is_kept",
+        "test_spark_als.py::test_checkpoints_keep_a_long_run_alive",
+        "test_spark_als.py::test_a_new_driver_memory_restarts_the_jvm",
+        "test_spark_als.py::test_the_validation_search_chooses_on_the_slice_and_reports_it",
+        "test_spark_als.py::test_one_core_and_two_give_the_same_rmse_on_ml100k")
 REAL_DATASET = re.compile(r"[\"'](ml-100k|ml-1m|douban|jester|amazon-electronics)[\"'/]")
 
 
 def _listed(item, table) -> bool:
     name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-    return any(entry in (item.path.name, name) for entry in table)
+    case = f"{item.path.name}::{item.name}"  # one parametrized case: file::test[id]
+    return any(entry in (item.path.name, name, case) for entry in table)
 
 
 def _reads_real_data(item) -> bool:

@@ -26,6 +26,7 @@ SMALL = {
     "glocal-k": {"n_hidden": 8, "n_pretrain_epochs": 1, "n_finetune_epochs": 2,
                  "n_pretrain_iterations": 3, "n_finetune_iterations": 3},
     "asymmetric-svd": {"n_factors": 4, "n_epochs": 10},
+    "spark-als": {"n_factors": 4, "reg": 0.1, "n_epochs": 2},
 }
 # Values every model must refuse for a parameter of each kind.
 BAD = {
@@ -35,6 +36,7 @@ BAD = {
     "choice": [1, "no-such-choice", None],
     "sizes": [0, [], [4, 0], "8", [2.5]],
     "device": ["gpu", 0, "cuda:x"],
+    "text": [5, True, "", " ", "no such value\n"],
 }
 
 

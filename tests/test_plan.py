@@ -14,7 +14,7 @@ def test_plan_covers_every_model_seeds_and_datasets():
     everything = plan.results_plan()
     runs = [r for r in everything if r.part == "leaderboard"]
     assert [r for r in everything if r.part != "leaderboard"] == plan.study_plan()
-    models = available_models()
+    models = plan.results_models()
     on = {key: [r for r in runs if (r.dataset, r.split) == key]
           for key in {(r.dataset, r.split) for r in runs}}
     assert len(on[("ml-100k", "u1")]) == 5 * len(models)
@@ -92,7 +92,7 @@ def test_results_part_picks_the_leaderboard_or_the_study_runs(monkeypatch, capsy
     monkeypatch.setattr(plan, "fresh_default_runs", lambda: pd.DataFrame(
         columns=["model", "dataset", "split", "seed", "fit_seconds"]))
     monkeypatch.setattr(plan, "study_done", lambda run: False)
-    n_models = len(available_models()) + len(plan.STUDY_EXTRAS)
+    n_models = len(plan.results_models()) + len(plan.STUDY_EXTRAS)
     for part, expected in (("study", 2 * n_models), ("leaderboard", 5 * (n_models - 1))):
         args = ["results", "--dataset", "douban", "--part", part, "--dry-run"]
         assert cli.main(args) == 0

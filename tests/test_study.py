@@ -16,7 +16,6 @@ from recsys_lib.errors import RecordFileError
 from recsys_lib.glossary import unknown_keys
 from recsys_lib.ledger import append_record
 from recsys_lib.metrics import rmse
-from recsys_lib.models import available_models
 from recsys_lib.predictions import load_predictions, save_predictions
 from recsys_lib.records import collect_records
 from recsys_lib.splits import load_split, synthetic_split
@@ -105,7 +104,7 @@ def test_topn_summary_of_an_oracle_and_of_noise():
 def test_study_plan_has_both_parts_of_every_model_and_pure_svd():
     runs = plan.study_plan()
     names = {r.name for r in runs}
-    assert names == set(available_models()) | set(plan.STUDY_EXTRAS)
+    assert names == set(plan.results_models()) | set(plan.STUDY_EXTRAS)
     for run in runs:
         command = run.command()
         assert run.seed == 0 and command[command.index("--predictions") + 1] == \
