@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidIndexError, InvalidRatingsError
+from .errors import InvalidIndexError, InvalidParameterError, InvalidRatingsError
 
 
 def _as_index_array(label: str, values) -> np.ndarray:
@@ -71,6 +71,16 @@ def check_rating_scale(rating_scale, label: str) -> tuple[float, float]:
         raise InvalidRatingsError(f"{label}: the rating scale ({low:g}, {high:g}) must be two "
                                   "finite numbers with low < high")
     return low, high
+
+
+def check_fallback_rating(model: str, value: float, rating_scale, dataset: str) -> None:
+    """A fallback rating must be a rating the dataset can hold: InvalidParameterError naming
+    the model, the value and the scale otherwise (checked at fit, before any training)."""
+    low, high = rating_scale
+    if not low <= value <= high:
+        raise InvalidParameterError(
+            f"{model}: fallback_rating {value:g} lies outside the rating scale "
+            f"[{low:g}, {high:g}] of {dataset}")
 
 
 def _examples(frame: pd.DataFrame, bad: np.ndarray) -> list:

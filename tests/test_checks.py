@@ -12,6 +12,7 @@ from recsys_lib import data
 from recsys_lib.data import DatasetSpec
 from recsys_lib.errors import (
     InvalidIndexError,
+    InvalidParameterError,
     InvalidRatingsError,
 )
 from recsys_lib.metrics import mae, ranking_metrics, rmse
@@ -151,3 +152,12 @@ def test_integral_floats_predict_like_integers(fitted):
     for model in fitted.values():
         np.testing.assert_array_equal(model.predict(np.array([0.0, 3.0]), np.array([1.0, 2.0])),
                                       model.predict(np.array([0, 3]), np.array([1, 2])))
+
+
+@pytest.mark.parametrize("name", ["i-autorec", "u-autorec", "deep-ae"])
+def test_a_fallback_rating_off_the_scale_is_refused_before_training(name, tiny_split):
+    """-1 is a rating on Jester's [-10, 10] but not on a 1-5 scale: refused at fit."""
+    model = create_model(name, fallback_rating=-1.0)
+    with pytest.raises(InvalidParameterError, match=r"fallback_rating -1 .*\[1, 5\]"):
+        model.fit(tiny_split)
+    assert not hasattr(model, "shape_")  # nothing trained, nothing half-fitted

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidParameterError
+from ..checks import check_fallback_rating
 from ..metrics import rmse
 from ..params import TORCH, Bool, Choice, Fraction, Int, Param, Real
 from ..selection import BestEpoch, fit_with_selection
@@ -174,6 +175,8 @@ class _AutoRec(RatingModel):
         """Full-batch L-BFGS on ``split.train``, its length chosen on a validation slice
         (:func:`recsys_lib.selection.choose_then_refit`, scored every ``curve_every``
         iterations) unless ``validation_fraction`` is 0. The test set is only ever reported."""
+        check_fallback_rating(self.name, self.fallback_rating, split.rating_scale,
+                              split.dataset)
         self.shape_ = (split.n_users, split.n_items)
         self.rating_scale_ = split.rating_scale
         self.device_ = pick_device(self.device)

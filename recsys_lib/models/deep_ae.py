@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..checks import check_fallback_rating
 from ..metrics import rmse
 from ..params import TORCH, Bool, Choice, Fraction, Int, Positive, Real, Sizes
 from ..selection import BestEpoch, end_epoch, fit_with_selection
@@ -160,6 +161,8 @@ class DeepAutoencoder(RatingModel):
         self.seen_items_[train.items] = True
 
     def fit(self, split: Split) -> DeepAutoencoder:
+        check_fallback_rating(self.name, self.fallback_rating, split.rating_scale,
+                              split.dataset)
         with torch_threads(1):  # on a shared 2-core machine one thread per process is faster
             self.device_ = pick_device(self.device)
             self.shape_ = (split.n_users, split.n_items)

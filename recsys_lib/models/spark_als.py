@@ -29,6 +29,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,8 @@ FACTOR_GRID = (10, 25, 50)
 REG_GRID = (0.05, 0.07, 0.1)
 #: without a validation slice (validation_fraction=0), a rank or penalty given as None
 FIXED_DEFAULTS = {"n_factors": 10, "reg": 0.05}
+#: the driver's log settings: errors only
+LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
 #: input and shuffle partitions, fixed so that local[1] and local[N] add in the same order
 PARTITIONS = 8
 JAVA_MAJOR = 17
@@ -141,6 +144,8 @@ def spark_session(master: str, driver_memory: str):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter
     session = (SparkSession.builder.master(master).appName("recsys_lib")
                .config("spark.driver.memory", driver_memory)
+               .config("spark.driver.extraJavaOptions",
+                       f"-Dlog4j.configurationFile=file:{LOG_CONFIG}")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.default.parallelism", str(PARTITIONS))
