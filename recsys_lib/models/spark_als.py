@@ -10,8 +10,9 @@ mode, on this machine. The wrapper handles what users of Spark ALS keep tripping
 * users and items go in as the split's contiguous integer indices;
 * an unseen user or item, for which Spark predicts a float NaN, gets the baseline
   mu + b_u + b_i with the unseen side's bias 0, and the test set is never shrunk;
-* the rank and the penalty are chosen on a validation slice of the training ratings (Spark's
-  default penalty of 1.0 is far too strong for explicit ratings), then fitted again on all.
+* the rank and the penalty are chosen on a validation slice of the training ratings, then
+  fitted again on all: MLlib scales the penalty by each user's and item's count, so a value
+  borrowed from an unscaled objective lands far off.
 
 Spark computes the factors; predictions are the same dot products, taken locally from the
 factors brought back to the driver (n_users + n_items rows of ``n_factors`` floats).
