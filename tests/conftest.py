@@ -71,7 +71,8 @@ SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
         "test_spark_als.py::test_checkpoints_keep_a_long_run_alive",
         "test_spark_als.py::test_a_new_driver_memory_restarts_the_jvm",
         "test_spark_als.py::test_the_validation_search_chooses_on_the_slice_and_reports_it",
-        "test_spark_als.py::test_one_core_and_two_give_the_same_rmse_on_ml100k")
+        "test_spark_als.py::test_one_core_and_two_give_the_same_rmse_on_ml100k",
+        "test_spark_als.py::test_the_command_line_prints_one_json_line_and_nothing_else")
 REAL_DATASET = re.compile(r"[\"'](ml-100k|ml-1m|douban|jester|amazon-electronics)[\"'/]")
 
 

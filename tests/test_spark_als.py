@@ -131,3 +131,19 @@ def test_one_core_and_two_give_the_same_rmse_on_ml100k():
                for master in ("local[1]", "local[2]")]
     assert figures[0] == figures[1]
     assert figures[0] < 0.95
+
+
+def test_the_command_line_prints_one_json_line_and_nothing_else():
+    """The JVM's own output goes to the driver log, never onto stdout or stderr."""
+    command = [sys.executable, "-m", "recsys_lib", "train", "spark-als", "--dataset",
+               "ml-100k", "--param", "n_factors=4", "--param", "reg=0.1", "--param",
+               "n_epochs=2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=child_env(),
+                            timeout=300)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    [line] = result.stdout.splitlines()
+    assert line.startswith('{"model": "spark-als"')
+    refused = subprocess.run(command + ["--param", "driver_memory=900000g"],
+                             capture_output=True, text=True, env=child_env(), timeout=300)
+    assert_user_error(refused, "driver did not start", str(spark_als.DRIVER_LOG))
+    assert refused.stdout == ""

@@ -21,6 +21,7 @@ factors brought back to the driver (n_users + n_items rows of ``n_factors`` floa
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import shutil
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidParameterError, MissingDependencyError
+from ..errors import InvalidParameterError, MissingDependencyError, RecsysError
 from ..metrics import rmse
 from ..params import COMMON, Fraction, Int, Positive, Text
 from ..splits import Ratings, Split
@@ -54,8 +55,9 @@ FACTOR_GRID = (10, 25, 50)
 REG_GRID = (0.05, 0.07, 0.1)
 #: without a validation slice (validation_fraction=0), a rank or penalty given as None
 FIXED_DEFAULTS = {"n_factors": 10, "reg": 0.05}
-#: the driver's log settings: errors only
+#: the driver's log settings (errors only), and where a local driver's JVM writes its log
 LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
+DRIVER_LOG = Path(tempfile.gettempdir()) / "recsys-spark-driver.log"
 #: input and shuffle partitions, fixed so that local[1] and local[N] add in the same order
 PARTITIONS = 8
 JAVA_MAJOR = 17
@@ -129,7 +131,7 @@ def _stop_jvm(session) -> None:
 
 def spark_session(master: str, driver_memory: str):
     """A SparkSession on ``master`` with ``driver_memory``: the running one when it matches,
-    else a new one (restarting the JVM). Quiet: no progress bars, no UI, errors only."""
+    else a new one (restarting the JVM), whose own output goes to :data:`DRIVER_LOG`."""
     require_spark()
     from pyspark.sql import SparkSession
 
@@ -143,7 +145,45 @@ def spark_session(master: str, driver_memory: str):
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter
-    session = (SparkSession.builder.master(master).appName("recsys_lib")
+    # pyspark 4.3 warns about pandas 3, which it converts correctly for the int and double
+    # columns used here
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"pyspark\.")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # no notice when the JVM closes
+    with _output_to(DRIVER_LOG):
+        session = _start(master, driver_memory)
+    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setCheckpointDir(checkpoint_dir(master))
+    return session
+
+
+@contextmanager
+def _output_to(path: Path):
+    """Point this process's standard output and error (descriptors 1 and 2) at ``path``
+    while a child starts, so that the child keeps writing there: the JVM's start-up
+    notices, its native BLAS probes and its logged stack traces go to the driver log, never
+    into a notebook or onto the command line's one JSON line (errors reach Python as
+    exceptions)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with open(path, "ab") as log:
+        for fd in saved:
+            os.dup2(log.fileno(), fd)
+    try:
+        yield
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _start(master: str, driver_memory: str):
+    """A new session: quiet (errors only, no UI or progress bars), fixed partitions."""
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    builder = (SparkSession.builder.master(master).appName("recsys_lib")
                .config("spark.driver.memory", driver_memory)
                .config("spark.driver.extraJavaOptions",
                        f"-Dlog4j.configurationFile=file:{LOG_CONFIG}")
@@ -151,11 +191,12 @@ def spark_session(master: str, driver_memory: str):
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.default.parallelism", str(PARTITIONS))
                .config("spark.sql.shuffle.partitions", str(PARTITIONS))
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    session.sparkContext.setCheckpointDir(checkpoint_dir(master))
-    return session
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as error:  # the JVM exited before it answered
+        raise RecsysError(f"spark-als: Spark's driver did not start ({error}); its log is "
+                          f"{DRIVER_LOG}") from None
 
 
 def jvm_peak_gb() -> float | None:
@@ -199,16 +240,6 @@ class FactorModel:
         unseen = ~(self.seen_users[users] & self.seen_items[items])
         scores[unseen] = (mu + b_user[users[unseen]] + b_item[items[unseen]])
         return scores
-
-
-@contextmanager
-def quiet_pandas_warning():
-    """Hide pyspark 4.3's warnings about pandas 3 (its support, the ``copy`` keyword): it
-    converts the int and double columns used here correctly."""
-    with warnings.catch_warnings():
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"pyspark\.")
-        yield
 
 
 def _factors(spark_factors, n_rows: int, n_factors: int) -> np.ndarray:
@@ -271,10 +302,6 @@ class SparkALS(RatingModel):
         return model
 
     def fit(self, split: Split) -> SparkALS:
-        with quiet_pandas_warning():
-            return self._fit(split)
-
-    def _fit(self, split: Split) -> SparkALS:
         session = spark_session(self.spark_master(), self.driver_memory)
         candidates = self.candidates()
         self.grid_ = []
