@@ -25,9 +25,11 @@ import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -197,6 +199,50 @@ def _start(master: str, driver_memory: str):
     except PySparkRuntimeError as error:  # the JVM exited before it answered
         raise RecsysError(f"spark-als: Spark's driver did not start ({error}); its log is "
                           f"{DRIVER_LOG}") from None
+
+
+@contextmanager
+def standalone_cluster(cores: int = 1, worker_memory: str = "2g", timeout: float = 120):
+    """A Spark standalone cluster on this machine, for trying a cluster address without a
+    cluster: a master and one worker, each its own JVM (Spark's ``spark-class``), logging to
+    :data:`DRIVER_LOG`. Yields the master's address, ``spark://127.0.0.1:PORT``; stops both
+    on exit. A run on it needs ``SPARK_CHECKPOINT_DIR`` (any local folder will do here)."""
+    require_spark()
+    from pyspark.find_spark_home import _find_spark_home
+
+    spark_class = os.path.join(_find_spark_home(), "bin", "spark-class")
+    with socket.socket() as probe:  # a free port for the master
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"spark://127.0.0.1:{port}"
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    commands = [["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",
+                 str(port), "--webui-port", "0"],
+                ["org.apache.spark.deploy.worker.Worker", address, "--host", "127.0.0.1",
+                 "--cores", str(cores), "--memory", worker_memory, "--webui-port", "0"]]
+    with open(DRIVER_LOG, "ab") as log:
+        daemons = [subprocess.Popen([spark_class, *commands[0]], stdout=log, stderr=log,
+                                    env=env)]
+        try:
+            _wait_for_port(port, timeout)
+            daemons.append(subprocess.Popen([spark_class, *commands[1]], stdout=log,
+                                            stderr=log, env=env))
+            yield address
+        finally:
+            for daemon in reversed(daemons):
+                daemon.terminate()
+                daemon.wait(timeout=60)
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise RecsysError(f"the local Spark master did not open port {port} within {timeout:g} "
+                      f"s; its log is {DRIVER_LOG}")
 
 
 def jvm_peak_gb() -> float | None:
