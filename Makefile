@@ -24,7 +24,7 @@ install: $(STAMP)
 
 # torch is pinned to the exact CPU build this machine carries; see README for GPU machines.
 # The Scale part's Spark needs Java 17 or newer: Debian's openjdk-17-jre-headless where none is
-# found (book/install_java.sh; elsewhere it says what to install and stops).
+# found (book/install_java.sh; elsewhere it says what to install and carries on).
 $(STAMP): pyproject.toml
 	bash book/install_java.sh
 	$(PYTHON) -m venv $(VENV)

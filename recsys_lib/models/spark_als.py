@@ -21,6 +21,7 @@ factors brought back to the driver (n_users + n_items rows of ``n_factors`` floa
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import re
@@ -72,6 +73,12 @@ def java_major_version() -> int | None:
     java = os.path.join(home, "bin", "java") if home else shutil.which("java")
     if not java or not os.path.exists(java):
         return None
+    return _java_major(os.path.realpath(java))
+
+
+@functools.lru_cache(maxsize=None)
+def _java_major(java: str) -> int | None:
+    """``java -version``'s major version, asked once per binary (every fit checks it)."""
     try:
         banner = subprocess.run([java, "-version"], capture_output=True, text=True,
                                 timeout=60).stderr
@@ -332,39 +339,47 @@ class SparkALS(RatingModel):
         regs = REG_GRID if self.reg is None else (self.reg,)
         return [(rank, reg) for rank in ranks for reg in regs]
 
-    def _fit_factors(self, session, split: Split, n_factors: int, reg: float
+    def _fit_factors(self, split: Split, frame, baseline, n_factors: int, reg: float
                      ) -> FactorModel:
+        """MLlib's ALS on ``frame`` (the cached training ratings of ``split``), with the
+        split's baseline standing in for unseen sides."""
         from pyspark.ml.recommendation import ALS
 
-        frame = ratings_frame(session, split.train)
         als = ALS(rank=n_factors, regParam=reg, maxIter=self.n_epochs, seed=self.seed,
                   userCol="user", itemCol="item", ratingCol="rating",
                   checkpointInterval=self.checkpoint_interval, coldStartStrategy="nan")
         fitted = als.fit(frame)
-        model = FactorModel(_factors(fitted.userFactors, split.n_users, n_factors),
-                            _factors(fitted.itemFactors, split.n_items, n_factors),
-                            *split.seen_in_train(), fit_baseline_als(split))
+        return FactorModel(_factors(fitted.userFactors, split.n_users, n_factors),
+                           _factors(fitted.itemFactors, split.n_items, n_factors),
+                           *split.seen_in_train(), baseline)
+
+    def _search(self, session, split: Split, candidates) -> tuple[int, float]:
+        """The candidate with the lowest RMSE on a validation slice; every score kept in
+        ``grid_``. The slice's ratings go to Spark, and its baseline is fitted, once."""
+        carved = split.with_validation(self.validation_fraction, self.seed)
+        frame, baseline = ratings_frame(session, carved.train), fit_baseline_als(carved)
+        for n_factors, reg in candidates:
+            model = self._fit_factors(carved, frame, baseline, n_factors, reg)
+            score = rmse(carved.test.ratings,
+                         model.predict(carved.test.users, carved.test.items),
+                         split.rating_scale)
+            self.grid_.append({"n_factors": n_factors, "reg": reg,
+                               "validation_rmse": score})
         frame.unpersist()
-        return model
+        best = min(self.grid_, key=lambda point: point["validation_rmse"])
+        return best["n_factors"], best["reg"]
 
     def fit(self, split: Split) -> SparkALS:
-        session = spark_session(self.spark_master(), self.driver_memory)
+        self.master_ = self.spark_master()
+        session = spark_session(self.master_, self.driver_memory)
         candidates = self.candidates()
         self.grid_ = []
-        if len(candidates) > 1:
-            carved = split.with_validation(self.validation_fraction, self.seed)
-            for n_factors, reg in candidates:
-                model = self._fit_factors(session, carved, n_factors, reg)
-                score = rmse(carved.test.ratings,
-                             model.predict(carved.test.users, carved.test.items),
-                             split.rating_scale)
-                self.grid_.append({"n_factors": n_factors, "reg": reg,
-                                   "validation_rmse": score})
-            best = min(self.grid_, key=lambda point: point["validation_rmse"])
-            candidates = [(best["n_factors"], best["reg"])]
-        self.n_factors_, self.reg_ = candidates[0]
-        self.factors_ = self._fit_factors(session, split, self.n_factors_, self.reg_)
-        self.master_ = self.spark_master()
+        self.n_factors_, self.reg_ = (self._search(session, split, candidates)
+                                      if len(candidates) > 1 else candidates[0])
+        frame = ratings_frame(session, split.train)
+        self.factors_ = self._fit_factors(split, frame, fit_baseline_als(split),
+                                          self.n_factors_, self.reg_)
+        frame.unpersist()
         java = session.sparkContext._jvm.System.getProperty("java.version")
         self.spark_version_ = f"{session.version} (Java {java})"
         self.jvm_peak_gb_ = jvm_peak_gb()
