@@ -54,13 +54,13 @@ if importlib.util.find_spec("recsys_lib") is None:
 # or newer (book/install_java.sh: Debian's or Ubuntu's openjdk-17-jre-headless, as on Colab).
 SPARK_SETUP = '''
 
-from recsys_lib.models import spark_als
+from recsys_lib import spark_runtime
 
 if (importlib.util.find_spec("pyspark") is None
-        or (spark_als.java_major_version() or 0) < spark_als.JAVA_MAJOR):
+        or (spark_runtime.java_major_version() or 0) < spark_runtime.JAVA_MAJOR):
     from pathlib import Path
 
-    code = Path(spark_als.__file__).parents[2]
+    code = Path(spark_runtime.__file__).parents[1]
     print("installing pyspark and, where it is missing, Java 17 for Spark ...")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e",
                     f"{{code}}[scale]"], check=True)

@@ -14,6 +14,7 @@ import functools
 import os
 import platform
 import re
+import socket
 import sys
 
 from .glossary import MACHINE_KEYS
@@ -131,3 +132,11 @@ def _installed_torch() -> str | None:
         return version("torch")
     except PackageNotFoundError:
         return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that no process is listening on at this moment (the caller
+    binds it next: a local Spark master, or torch.distributed's rendezvous)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

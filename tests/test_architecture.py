@@ -27,6 +27,8 @@ SMALL = {
                  "n_pretrain_iterations": 3, "n_finetune_iterations": 3},
     "asymmetric-svd": {"n_factors": 4, "n_epochs": 10},
     "spark-als": {"n_factors": 4, "reg": 0.1, "n_epochs": 2},
+    "sparse-i-autorec": {"n_hidden": 8, "n_epochs": 3, "batch_size": 16},
+    "biased-mf-ddp": {"n_factors": 4, "n_epochs": 3},
 }
 # Values every model must refuse for a parameter of each kind.
 BAD = {
@@ -190,8 +192,9 @@ def test_models_command_shows_module_and_chapter(capsys):
 # (lazy imports inside functions included), and no import cycle exists.
 LAYERS = [
     {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
-    {"params", "checks", "cache", "metrics", "torch_utils"},  # input checks, numerics
-    {"data", "splits", "selection", "blend", "analysis", "topn"},  # data and measures
+    {"params", "checks", "cache", "metrics", "torch_utils", "spark_runtime"},  # checks, engines
+    {"data", "splits", "selection", "blend", "analysis", "topn",
+     "distributed"},  # data and measures; the minibatch loop on one process or several
     {"models", "failure_demos"},  # the models
     {"training", "ledger", "predictions", "command", "describe", "protocol"},  # a run, files
     {"records"},  # reading the records

@@ -12,33 +12,33 @@ import sys
 import numpy as np
 import pytest
 
+from recsys_lib import spark_runtime
 from recsys_lib.errors import InvalidParameterError, MissingDependencyError
-from recsys_lib.models import create_model
-from recsys_lib.models import spark_als
+from recsys_lib.models import create_model, spark_als
 from recsys_lib.splits import load_split, split_from_frames
 from recsys_lib.training import run
 
 from _cli import assert_user_error, child_env
 
 def test_master_comes_from_the_parameter_then_the_environment(monkeypatch):
-    monkeypatch.delenv(spark_als.MASTER_ENV, raising=False)
+    monkeypatch.delenv(spark_runtime.MASTER_ENV, raising=False)
     assert create_model("spark-als").spark_master() == "local[*]"
-    monkeypatch.setenv(spark_als.MASTER_ENV, "spark://head:7077")
+    monkeypatch.setenv(spark_runtime.MASTER_ENV, "spark://head:7077")
     assert create_model("spark-als").spark_master() == "spark://head:7077"
     assert create_model("spark-als", master="local[1]").spark_master() == "local[1]"
-    monkeypatch.setenv(spark_als.MASTER_ENV, "local[two]")
+    monkeypatch.setenv(spark_runtime.MASTER_ENV, "local[two]")
     with pytest.raises(InvalidParameterError, match="SPARK_MASTER"):
         create_model("spark-als").spark_master()
 
 
 def test_a_cluster_needs_a_shared_checkpoint_folder(monkeypatch):
-    monkeypatch.delenv(spark_als.CHECKPOINT_ENV, raising=False)
-    with pytest.raises(InvalidParameterError, match=spark_als.CHECKPOINT_ENV):
-        spark_als.checkpoint_dir("spark://head:7077")
-    monkeypatch.setenv(spark_als.CHECKPOINT_ENV, "hdfs://head/checkpoints")
-    assert spark_als.checkpoint_dir("spark://head:7077") == "hdfs://head/checkpoints"
-    monkeypatch.delenv(spark_als.CHECKPOINT_ENV)
-    assert os.path.isdir(spark_als.checkpoint_dir("local[2]"))
+    monkeypatch.delenv(spark_runtime.CHECKPOINT_ENV, raising=False)
+    with pytest.raises(InvalidParameterError, match=spark_runtime.CHECKPOINT_ENV):
+        spark_runtime.checkpoint_dir("spark://head:7077")
+    monkeypatch.setenv(spark_runtime.CHECKPOINT_ENV, "hdfs://head/checkpoints")
+    assert spark_runtime.checkpoint_dir("spark://head:7077") == "hdfs://head/checkpoints"
+    monkeypatch.delenv(spark_runtime.CHECKPOINT_ENV)
+    assert os.path.isdir(spark_runtime.checkpoint_dir("local[2]"))
 
 
 def test_the_search_grid_and_what_a_fixed_length_means():
@@ -62,7 +62,7 @@ def test_no_java_is_one_line_and_exit_2(tmp_path):
 def test_no_java_raises_the_missing_dependency_error(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(MissingDependencyError, match="found no java"):
-        spark_als.require_spark()
+        spark_runtime.require_spark()
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +107,10 @@ def test_checkpoints_keep_a_long_run_alive(cold_split):
 
 
 def test_a_new_driver_memory_restarts_the_jvm(cold_split):
-    first = spark_als.spark_session("local[2]", "1g")
-    second = spark_als.spark_session("local[2]", "1536m")
+    first = spark_runtime.spark_session("local[2]", "1g")
+    second = spark_runtime.spark_session("local[2]", "1536m")
     assert second.sparkContext.getConf().get("spark.driver.memory") == "1536m"
-    assert spark_als.spark_session("local[2]", "1536m") is second
+    assert spark_runtime.spark_session("local[2]", "1536m") is second
     assert first is not second
 
 
@@ -145,5 +145,5 @@ def test_the_command_line_prints_one_json_line_and_nothing_else():
     assert line.startswith('{"model": "spark-als"')
     refused = subprocess.run(command + ["--param", "driver_memory=900000g"],
                              capture_output=True, text=True, env=child_env(), timeout=300)
-    assert_user_error(refused, "driver did not start", str(spark_als.DRIVER_LOG))
+    assert_user_error(refused, "driver did not start", str(spark_runtime.DRIVER_LOG))
     assert refused.stdout == ""
