@@ -55,3 +55,7 @@ class MissingRecordError(RecsysError, FileNotFoundError):
 
 class MissingDependencyError(RecsysError):
     """A program or package a model needs is not installed (the message says how to get it)."""
+
+
+class DistributedRunError(RecsysError):
+    """A process of a multi-process (DDP) training run failed; the message gives its error."""

@@ -34,6 +34,7 @@ HYPERPARAMETERS = {
     "n_iterations": "optimiser iterations within one epoch (full-batch L-BFGS restarted every "
                     "epoch); a stage may qualify it: n_finetune_iterations",
     "lr": "learning rate of a gradient optimiser",
+    "lr_decay": "factor applied to the learning rate after each epoch",
     "reg": "L2 regularisation strength (for AdamW models the decoupled weight decay); a "
            "qualifier names what it penalises: reg_user, reg_item, reg_bias, reg_factors, "
            "reg_implicit, reg_weights, reg_kernel",
@@ -52,6 +53,8 @@ HYPERPARAMETERS = {
                 "(a choice, e.g. 'mean' or 'network'; each model's unseen_fallback explains)",
     "fallback_rating": "the rating predicted for a pair whose user or item has no training "
                        "rating (a number: the fallback by a constant, 3 in AutoRec's paper)",
+    "world_size": "processes that train together under DistributedDataParallel, each on "
+                  "its share of every minibatch (one per CPU core or GPU at most)",
 }
 
 #: names that only one model family uses (defined here, so that no second name creeps in)
@@ -61,7 +64,6 @@ FAMILY_HYPERPARAMETERS = {
     "shrinkage": "shrinkage of a similarity towards 0 by the number of common raters",
     "fill": "what fills the unrated cells before a truncated SVD ('zero', 'global-mean', "
             "'item-mean', 'baseline')",
-    "lr_decay": "factor applied to the learning rate after each epoch",
     "sigmoid_range": "squash the score into the rating scale with a scaled sigmoid (None: "
                      "the model's default)",
     "range_margin": "how far the sigmoid's range reaches beyond the rating scale, each side",
@@ -160,6 +162,7 @@ REPORT_KEYS = {
     "validation_grid": "every candidate of a hyperparameter search with its RMSE on the "
                        "validation slice (the smallest is chosen, then fitted on all)",
     "spark_version": "the Apache Spark release that fitted the model, and its Java's",
+    "epoch_seconds": "mean wall-clock seconds of one training epoch of the final run",
     "jvm_peak_gb": "peak resident memory of the local Spark driver's JVM since it started, "
                    "in GB (None off local mode)",
 }
@@ -226,7 +229,7 @@ LABELS = {
     "lbfgs": "L-BFGS", "nonzero_fraction": "nonzero share", "kernel_mean": "mean kernel",
     "global_kernel": "global kernel", "singular_values": "singular values",
     "validation_grid": "validation search", "spark_version": "Spark release",
-    "jvm_peak_gb": "JVM peak (GB)",
+    "jvm_peak_gb": "JVM peak (GB)", "epoch_seconds": "seconds per epoch",
     # record keys and table columns
     "recorded_on": "recorded on", "rmse_sd": "RMSE sd over seeds",
     # hyperparameters
@@ -235,7 +238,8 @@ LABELS = {
     "lr": "learning rate", "reg": "L2 strength", "batch_size": "batch size",
     "validation_fraction": "validation share", "fallback_rating": "fallback rating",
     "k": "neighbours k", "driver_memory": "driver memory",
-    "checkpoint_interval": "sweeps per checkpoint",
+    "checkpoint_interval": "sweeps per checkpoint", "world_size": "processes",
+    "lr_decay": "learning-rate decay",
 }
 
 

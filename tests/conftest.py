@@ -72,7 +72,11 @@ SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
         "test_spark_als.py::test_a_new_driver_memory_restarts_the_jvm",
         "test_spark_als.py::test_the_validation_search_chooses_on_the_slice_and_reports_it",
         "test_spark_als.py::test_one_core_and_two_give_the_same_rmse_on_ml100k",
-        "test_spark_als.py::test_the_command_line_prints_one_json_line_and_nothing_else")
+        "test_spark_als.py::test_the_command_line_prints_one_json_line_and_nothing_else",
+        "test_minibatch.py::test_ddp_world_size_2_equals_world_size_1_on_ml100k",
+        "test_minibatch.py::test_bad_world_size_on_the_command_line_is_one_line_and_exit_2",
+        "test_minibatch.py::test_memory_grows_with_the_ratings_and_users_not_users_times_items",
+        "test_minibatch.py::test_learns_better_than_global_mean")
 REAL_DATASET = re.compile(r"[\"'](ml-100k|ml-1m|douban|jester|amazon-electronics)[\"'/]")
 
 

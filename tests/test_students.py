@@ -36,6 +36,7 @@ STUDENT_RUNS = {
     "11_blend": {},
     "12_topn": {"DATASETS": ["ml-100k"]},
     "14_spark_als": {},
+    "15_minibatch_ddp": {"LIVE_EPOCHS": 2, "DDP_EPOCHS": 1},
 }
 
 

@@ -82,9 +82,7 @@ class _SparseAutoRecProblem:
         return H
 
     def output(self, raw):
-        if self.output_act == "sigmoid":
-            return self.low + (self.high - self.low) * torch.sigmoid(raw)
-        return raw
+        return output_layer(raw, self.output_act, (self.low, self.high))
 
     def loss_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss and float64 gradient at a numpy vector (scipy's interface)."""
@@ -120,20 +118,34 @@ class _SparseAutoRecProblem:
         return loss, torch.cat([dV.reshape(-1), dmu, dW.reshape(-1), db])
 
     def init_theta(self, seed: int, bias: float, init: str) -> np.ndarray:
-        """Starting parameters. ``"glorot"``: weights Glorot-uniform, hidden biases 0, output
-        biases ``bias``. ``"authors"``: as in the authors' released code (NNRec), weights
-        normal with standard deviation 0.01 and all biases normal with standard deviation 0.001."""
-        rng = np.random.default_rng(seed)
-        n_weights = self.n_cols * self.hidden
-        if init == "authors":
-            V, W = rng.normal(0.0, 0.01, n_weights), rng.normal(0.0, 0.01, n_weights)
-            return np.concatenate([V, rng.normal(0.0, 0.001, self.hidden), W,
-                                   rng.normal(0.0, 0.001, self.n_cols)])
-        limit = glorot_limit(self.n_cols, self.hidden)
-        V = rng.uniform(-limit, limit, n_weights)
-        W = rng.uniform(-limit, limit, n_weights)
-        return np.concatenate([V, np.zeros(self.hidden), W, np.full(self.n_cols, bias)])
+        """Starting parameters as one flat vector (:func:`initial_weights`)."""
+        return np.concatenate([w.reshape(-1) for w in
+                               initial_weights(self.n_cols, self.hidden, seed, bias, init)])
 
+
+def initial_weights(n_in: int, hidden: int, seed: int, bias: float, init: str):
+    """Starting V (n_in, hidden), mu (hidden,), W (hidden, n_in), b (n_in,), float64.
+    ``"glorot"``: weights Glorot-uniform, hidden biases 0, output biases ``bias``.
+    ``"authors"``: as in the authors' released code (NNRec), weights normal with standard
+    deviation 0.01 and all biases normal with standard deviation 0.001."""
+    rng = np.random.default_rng(seed)
+    n_weights = n_in * hidden
+    if init == "authors":
+        V, W = rng.normal(0.0, 0.01, n_weights), rng.normal(0.0, 0.01, n_weights)
+        mu, b = rng.normal(0.0, 0.001, hidden), rng.normal(0.0, 0.001, n_in)
+    else:
+        limit = glorot_limit(n_in, hidden)
+        V, W = rng.uniform(-limit, limit, n_weights), rng.uniform(-limit, limit, n_weights)
+        mu, b = np.zeros(hidden), np.full(n_in, bias)
+    return V.reshape(n_in, hidden), mu, W.reshape(hidden, n_in), b
+
+
+def output_layer(raw, output_act: str, rating_scale):
+    """AutoRec's output: ``raw`` as it is (identity), or squashed into the rating scale."""
+    if output_act == "sigmoid":
+        low, high = rating_scale
+        return low + (high - low) * torch.sigmoid(raw)
+    return raw
 
 
 class _AutoRec(RatingModel):

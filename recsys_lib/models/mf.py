@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from ..distributed import check_world_size, launch, run_epochs
 from ..metrics import rmse
 from ..params import TORCH, Bool, Param, Fraction, Int, Positive, Real
 from ..selection import BestEpoch, end_epoch, fit_with_selection
@@ -191,3 +192,72 @@ class BiasedMF(_EmbeddingMF):
     sigmoid_default = True
     unseen_fallback = "the unseen side's bias and embedding are treated as zero, so the " \
                       "prediction falls back to the squashed mu + b_i, mu + b_u or mu"
+
+
+def _mf_worker(rank: int, world_size: int, device, model, data: Split, validation,
+               n_epochs: int, tracker):
+    """One process's minibatch AdamW on (user, item, rating) triples: each global batch of
+    ``batch_size`` triples is shared by the processes, dense gradients all-reduced by DDP
+    (see :mod:`recsys_lib.distributed`). Returns the curve, the epoch seconds, the final
+    parameters and the tracker."""
+    train = data.train
+    generator = torch.Generator().manual_seed(model.seed)
+    module = Factorisation(data.n_users, data.n_items, model.n_factors, True, model.init_std,
+                           model._offset(float(train.ratings.mean())), generator).to(device)
+    model.module_, model.device_ = module, device
+    optimizer = torch.optim.AdamW(module.parameters(), lr=model.lr, weight_decay=model.reg)
+    users, items = torch.tensor(train.users), torch.tensor(train.items)
+    ratings = torch.tensor(train.ratings, dtype=torch.float32)
+
+    def batches(generator):
+        return torch.split(torch.randperm(len(ratings), generator=generator),
+                           model.batch_size)
+
+    def step_loss(net, part, batch):
+        u, i, r = users[part].to(device), items[part].to(device), ratings[part].to(device)
+        sse = ((model._squash(net(u, i)) - r) ** 2).sum()
+        return sse * (world_size / len(batch)), float(sse.detach()), len(part)
+
+    curve, seconds = run_epochs(
+        module, optimizer, batches=batches, step_loss=step_loss, n_epochs=n_epochs,
+        lr_decay=1.0, seed=model.seed, tracker=tracker,
+        validation_rmse=lambda: model._score(validation, data), rank=rank,
+        world_size=world_size, device=device)
+    return curve, seconds, {k: v.detach().cpu() for k, v in module.state_dict().items()}, \
+        tracker
+
+
+@register("biased-mf-ddp")
+class BiasedMFDDP(BiasedMF):
+    """Biased MF trained on ``world_size`` processes with DistributedDataParallel (dense
+    gradients), equal to one process up to the order of floating-point sums."""
+
+    chapter = "15_minibatch_ddp"
+    PARAMS = {**_EmbeddingMF.PARAMS, "world_size": Int()}
+
+    def __init__(self, n_factors: int = 64, lr: float = 2e-3, reg: float = 0.5,
+                 batch_size: int = 1024, n_epochs: int = 60, patience: int = 4,
+                 validation_fraction: float = 0.1, refit: bool = True,
+                 sigmoid_range: bool | None = None, range_margin: float = 0.5,
+                 init_std: float = 0.01, world_size: int = 1, seed: int = 0,
+                 device: str | None = None) -> None:
+        self._init(locals())
+
+    def fit(self, split: Split) -> BiasedMFDDP:
+        check_world_size(self.name, self.world_size, pick_device(self.device))
+        self.seconds_ = []
+        super().fit(split)
+        self.selection_["epoch_seconds"] = float(np.mean(self.seconds_))
+        return self
+
+    def _train(self, data: Split, validation, n_epochs: int, tracker: BestEpoch | None):
+        self.seen_users_, self.seen_items_ = data.seen_in_train()
+        curve, seconds, state, after = launch(_mf_worker, self.world_size, self.device_,
+                                              self, data, validation, n_epochs, tracker)
+        if tracker is not None:
+            vars(tracker).update(vars(after))
+        module = Factorisation(data.n_users, data.n_items, self.n_factors, True,
+                               self.init_std, 0.0, torch.Generator().manual_seed(self.seed))
+        module.load_state_dict(state)
+        self.module_, self.seconds_ = module.to(self.device_), seconds
+        return curve
