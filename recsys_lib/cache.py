@@ -262,6 +262,9 @@ def _check_mirror_size(remote: RemoteFile, origin: Path) -> None:
             f"{remote.size:,} bytes, found {size:,} bytes ({kind}); replace the mirror copy")
 
 
+cache_lock = _cache_lock  # the lock, for data.py's generated (synthetic) datasets
+
+
 def fetch_files(name: str, sources, *, progressbar: bool = False
                 ) -> tuple[Source, dict[str, Path]]:
     """Make the files of one of ``sources`` available in the cache folder ``name``, verified;

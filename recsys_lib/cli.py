@@ -33,7 +33,7 @@ def _cmd_datasets(args) -> None:
 
 
 def _cmd_fetch(args) -> None:
-    names = sorted(data.DATASETS) if args.all else args.names
+    names = sorted(data.real_datasets()) if args.all else args.names  # synthetic: by name
     if not names:
         raise UsageError("name a dataset or pass --all")
     if args.all and args.names:

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cache
+from . import cache, synthetic
 from .cache import (  # noqa: F401  (the data API: where files are, and how long to wait)
     DATA_DIR_ENV, MIRROR_ENV, TIMEOUT_ENV, RemoteFile, Source, data_dir, fetch_files,
     fetch_timeout, mirror_dir, sha256_of)
-from .errors import DataIntegrityError, InvalidRatingsError, UnknownNameError
+from .errors import (DataIntegrityError, DataUnavailableError, InvalidRatingsError,
+                     UnknownNameError)
 from .checks import check_ratings_frame
 
 
@@ -38,6 +39,7 @@ class DatasetSpec:
     rating_scale: tuple[float, float]
     sources: tuple[Source, ...]
     notes: str = ""
+    synthetic: bool = False  # generated here from a seed (recsys_lib/synthetic.py)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,37 @@ register_dataset(DatasetSpec(
 ))
 
 
+_SYNTHETIC_NOTES = (
+    "Synthetic, generated here from seed 0 by recsys_lib/synthetic.py with {0:,} users, "
+    "{1:,} items and {2:,} ratings: the counts of {3}. Activity, popularity, biases and "
+    "factors are calibrated on real ML-1M (recsys_lib/synthetic_calibration.json) for every "
+    "shape, and ratings are whole stars 1-5 even where the real set has half stars "
+    "(ML-10M, ML-20M, ML-25M), which cannot be measured here. Never compare its RMSEs with "
+    "published figures.")
+
+for _shape, _counts in synthetic.SHAPES.items():
+    _copied = _shape.removeprefix(synthetic.SYNTHETIC_PREFIX)
+    register_dataset(DatasetSpec(
+        name=_shape,
+        title=(f"Synthetic stand-in shaped like ML-{_copied[2:].upper()}"
+               if _copied != "small"
+               else "Synthetic stand-in, small (for tests)"),
+        homepage="https://grouplens.org/datasets/movielens/ (the shapes' source)",
+        licence="Generated from a seed by recsys_lib; no licence restriction. Its "
+                "calibration is measured on MovieLens 1M (GroupLens research licence).",
+        rating_scale=(1.0, 5.0),
+        sources=(),
+        notes=_SYNTHETIC_NOTES.format(*_counts, "a small set for tests" if _copied == "small"
+                                      else f"ML-{_copied[2:].upper()}"),
+        synthetic=True,
+    ))
+
+
+def real_datasets() -> list[str]:
+    """The names of the registered datasets that are not synthetic, in registry order."""
+    return [name for name, spec in DATASETS.items() if not spec.synthetic]
+
+
 def get_dataset(name: str) -> DatasetSpec:
     """The registered spec called ``name``; :class:`UnknownNameError` lists the known names."""
     try:
@@ -248,8 +281,40 @@ def fetch(dataset: str | DatasetSpec, *, progressbar: bool = False) -> FetchedDa
     """The verified local files of a dataset (:func:`recsys_lib.cache.fetch_files`): a valid
     cached copy of any source, else the mirror, else the publisher's URL."""
     spec = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    if spec.synthetic:
+        return _generated(spec)
     source, paths = fetch_files(spec.name, spec.sources, progressbar=progressbar)
     return FetchedDataset(spec, source, paths)
+
+
+_GENERATED = Source("generated from seed 0 (recsys_lib/synthetic.py)", (),
+                    synthetic.read)
+
+
+def _synthetic_paths(spec: DatasetSpec) -> dict[str, Path]:
+    folder = data_dir() / spec.name / f"seed-0-{synthetic.fingerprint()}"
+    return {f"{name}.bin": folder / f"{name}.bin" for name, _ in synthetic.COLUMNS}
+
+
+def _is_generated(spec: DatasetSpec) -> bool:
+    """All three column files are there, each of its expected size."""
+    rows = synthetic.SHAPES[spec.name][2]
+    return all(path.is_file() and path.stat().st_size
+               == rows * np.dtype(dtype).itemsize
+               for path, (_, dtype) in zip(_synthetic_paths(spec).values(),
+                                           synthetic.COLUMNS))
+
+
+def _generated(spec: DatasetSpec) -> FetchedDataset:
+    """The synthetic dataset's files in the cache, generated (streamed) on first use."""
+    paths = _synthetic_paths(spec)
+    with cache.cache_lock(data_dir() / spec.name) as writable:  # one process generates
+        if not _is_generated(spec):
+            if not writable:
+                raise DataUnavailableError(f"{spec.name} is not generated and the cache "
+                                           f"folder {data_dir()} cannot be written")
+            synthetic.write(spec.name, next(iter(paths.values())).parent, seed=0)
+    return FetchedDataset(spec, _GENERATED, paths)
 
 
 def load_ratings(dataset: str | DatasetSpec) -> pd.DataFrame:
@@ -266,4 +331,7 @@ def validate_ratings(ratings: pd.DataFrame, spec: DatasetSpec) -> None:
 
 def cache_state(spec: DatasetSpec) -> str:
     """Where the dataset's files are: cached, in the mirror or not at hand."""
+    if spec.synthetic:
+        return ("synthetic, generated" if _is_generated(spec)
+                else "synthetic, generated on first use")
     return cache.cache_state(spec.name, spec.sources)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .data import DATASETS, fetch, get_dataset
+from .data import fetch, get_dataset, real_datasets
 from .splits import Split
 
 
@@ -41,12 +41,12 @@ def describe_ratings(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -
 
 
 def load_all(names: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
-    """The ratings of several registered datasets (all of them by default), keyed by name.
+    """The ratings of several registered datasets (the real ones by default), keyed by name.
 
     Each frame carries the name of the source it was read from in ``frame.attrs["source"]``.
     """
     frames = {}
-    for name in (list(DATASETS) if names is None else names):
+    for name in (real_datasets() if names is None else names):
         fetched = fetch(name)
         frame = fetched.read()
         frame.attrs["source"] = fetched.source.label
@@ -165,3 +165,50 @@ def first_session_share(ratings: pd.DataFrame, hours: float = 24.0) -> dict:
     per_user = early.groupby(ratings["user"]).mean()
     return {"ratings share": float(early.mean()),
             "users mostly in it": float((per_user > 0.5).mean())}
+
+
+def activity_statistics(ratings: pd.DataFrame | Split,
+                        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9, 0.99)) -> dict:
+    """How activity and ratings are spread: counts, density, the Gini coefficient and
+    quantiles of ratings per user and per item, the top item's share of users, and the share
+    of each rating value (whole stars; a split counts train and test together).
+
+    Chapter 13 compares real ML-1M with its synthetic stand-in by these figures."""
+    if isinstance(ratings, Split):
+        users = np.concatenate([ratings.train.users, ratings.test.users])
+        items = np.concatenate([ratings.train.items, ratings.test.items])
+        values = np.concatenate([ratings.train.ratings, ratings.test.ratings])
+    else:
+        users = pd.factorize(ratings["user"])[0]
+        items = pd.factorize(ratings["item"])[0]
+        values = ratings["rating"].to_numpy()
+    if len(values) == 0:
+        raise ValueError("no ratings to describe")
+    per_user, per_item = np.bincount(users), np.bincount(items)
+    per_user, per_item = per_user[per_user > 0], per_item[per_item > 0]
+    row = {"users": per_user.size, "items": per_item.size, "ratings": len(values),
+           "density": len(values) / (per_user.size * per_item.size),
+           "user Gini": gini(per_user), "item Gini": gini(per_item),
+           "min per user": int(per_user.min()),
+           "top item's share of users": per_item.max() / per_user.size}
+    for q in quantiles:
+        row[f"per user q{q:g}"] = float(np.quantile(per_user, q))
+        row[f"per item q{q:g}"] = float(np.quantile(per_item, q))
+    stars = np.rint(values).astype(np.int64)
+    for star in range(int(stars.min()), int(stars.max()) + 1):
+        row[f"share of {star} stars"] = float(np.mean(stars == star))
+    row["mean rating"] = float(np.mean(values, dtype=np.float64))
+    row["rating std"] = float(np.std(values, dtype=np.float64))
+    return row
+
+
+def shape_statistics(shape: tuple[int, int, int]) -> dict:
+    """Memory arithmetic of a (users, items, ratings) shape: the dense float32 users x items
+    matrix against the ratings kept as triples (int32 user, int32 item, float32 rating) and
+    as a CSR matrix (float32 values, int32 column indices, int64 row pointers), in bytes."""
+    n_users, n_items, n_ratings = (int(n) for n in shape)
+    return {"users": n_users, "items": n_items, "ratings": n_ratings,
+            "density": n_ratings / (n_users * n_items),
+            "dense bytes": 4 * n_users * n_items,
+            "triples bytes": 12 * n_ratings,
+            "csr bytes": 8 * n_ratings + 8 * (n_users + 1)}

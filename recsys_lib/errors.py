@@ -59,3 +59,8 @@ class MissingDependencyError(RecsysError):
 
 class DistributedRunError(RecsysError):
     """A process of a multi-process (DDP) training run failed; the message gives its error."""
+
+
+class SyntheticDatasetError(RecsysError):
+    """A published figure asked for beside a synthetic dataset: synthetic RMSEs are never
+    compared with the papers' (the message names the dataset)."""

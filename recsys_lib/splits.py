@@ -13,6 +13,8 @@ Canonical splits:
   legacy generator seeded with 1234 shuffles the row numbers of the file, the first
   ``int(0.1 n)`` shuffled rows are the test set.
 * ``douban``: ``monti``, the authors' ``Otraining`` / ``Otest`` masks.
+* the synthetic stand-ins (``synthetic-small``, ``synthetic-ml1m``, ...): ``random-90-10``,
+  made as for ML-1M from the generated file's row order.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .data import fetch, get_dataset, read_douban_arrays, read_ml100k_member
+from .synthetic import SHAPES as SYNTHETIC_SHAPES
 from .errors import EmptySplitError, InvalidRatingsError, UnknownNameError
 from .checks import check_rating_scale, check_ratings_frame
 
@@ -257,9 +260,11 @@ SPLITS: dict[str, dict[str, Callable[[], Split]]] = {
     "douban": {"monti": _douban_monti},
     "jester": {"random-90-10": _random_90_10("jester")},
     "amazon-electronics": {"random-90-10": _random_90_10("amazon-electronics")},
+    **{name: {"random-90-10": _random_90_10(name)} for name in SYNTHETIC_SHAPES},
 }
 DEFAULT_SPLITS = {"ml-100k": "u1", "ml-1m": "random-90-10", "douban": "monti",
-                  "jester": "random-90-10", "amazon-electronics": "random-90-10"}
+                  "jester": "random-90-10", "amazon-electronics": "random-90-10",
+                  **{name: "random-90-10" for name in SYNTHETIC_SHAPES}}
 
 
 def available_splits(dataset: str) -> list[str]:

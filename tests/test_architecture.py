@@ -194,9 +194,11 @@ LAYERS = [
     {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
     {"params", "checks", "cache", "metrics", "torch_utils", "spark_runtime"},  # checks, engines
     {"data", "splits", "selection", "blend", "analysis", "topn",
-     "distributed"},  # data and measures; the minibatch loop on one process or several
+     "distributed", "synthetic"},  # data and measures; the minibatch loop on one process
+    # or several; the synthetic stand-in
     {"models", "failure_demos"},  # the models
-    {"training", "ledger", "predictions", "command", "describe", "protocol"},  # a run, files
+    {"training", "ledger", "predictions", "command", "describe", "protocol",
+     "synthetic_calibration"},  # a run, files; the stand-in's calibration
     {"records"},  # reading the records
     {"reproduction", "plan"},  # retraining; the Results plan
     {"study"},  # the study runs of the Results part
