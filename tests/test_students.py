@@ -35,6 +35,7 @@ STUDENT_RUNS = {
     "10_leaderboard": {"TRAIN": False, "N_RESAMPLES": 200},
     "11_blend": {},
     "12_topn": {"DATASETS": ["ml-100k"]},
+    "13_scale_memory": {},
     "14_spark_als": {},
     "15_minibatch_ddp": {"LIVE_EPOCHS": 2, "DDP_EPOCHS": 1},
 }
