@@ -78,7 +78,6 @@ SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
         "test_synthetic.py::test_the_datasets_command_lists_the_stand_ins",
         "test_minibatch.py::test_ddp_world_size_2_equals_world_size_1_on_ml100k",
         "test_minibatch.py::test_bad_world_size_on_the_command_line_is_one_line_and_exit_2",
-        "test_minibatch.py::test_memory_grows_with_the_ratings_and_users_not_users_times_items",
         "test_minibatch.py::test_learns_better_than_global_mean")
 REAL_DATASET = re.compile(r"[\"'](ml-100k|ml-1m|douban|jester|amazon-electronics)[\"'/]")
 
