@@ -6,10 +6,17 @@
 2. a biased matrix factorisation ``mu + b_u + b_i + p_u . q_i`` fitted by weighted-lambda
    alternating least squares (ALS-WR, :func:`fit_biased_als`) on the training part of ML-1M's
    ``random-90-10`` split: every user's and item's bias and factors;
-3. the noise added to that score, chosen by bisection so that the baseline predictor's test
-   RMSE on the synthetic ML-1M equals its test RMSE on real ML-1M;
-4. the thresholds that cut the noisy score into 1 to 5 stars, placed at the quantiles of real
-   ML-1M's rating histogram.
+3. two numbers chosen by bisection on synthetic ML-1M against real ML-1M (``random-90-10``
+   on both): the noise added to the score, so that the baseline predictor's test RMSE is the
+   real one, and a scale on the fitted factors (the penalty shrinks them), so that a plain
+   rank-10 ALS-WR (:func:`plain_als_rmse`, the model Spark's MLlib fits, without Spark) gets
+   the real test RMSE;
+4. the thresholds that cut the noisy score into 1 to 5 stars: quantiles of the scores of
+   synthetic ML-1M's own pairs at real ML-1M's rating histogram;
+5. the popularity exponent (:data:`POPULARITY_EXPONENT`), set by hand to match the item Gini.
+
+Whether the result is right is tested on the RMSE ladder with Spark itself
+(``tests/test_synthetic.py``); a run takes about ten minutes on two cores.
 
 The larger shapes (ML-10M, ML-25M) reuse this ML-1M calibration: their real files are not at
 hand here, and their half stars are not reproduced.
@@ -150,8 +157,9 @@ def calibrate(log=print) -> dict:
     """Measure the calibration on real ML-1M (a few minutes); returns the JSON's content.
 
     Two knobs meet two targets on the random-90-10 split: the noise sets the baseline
-    predictor's RMSE, the scale of the fitted factors sets the RMSE of a rank-10 ALS-WR
-    (the fitted factors are shrunk by the penalty, so they carry too little structure)."""
+    predictor's RMSE, the scale of the fitted factors sets the RMSE of a plain rank-10
+    ALS-WR (the fitted factors are shrunk by the penalty, so they carry too little
+    structure)."""
     real = load_split("ml-1m")
     every_user = np.concatenate([real.train.users, real.test.users])
     every_item = np.concatenate([real.train.items, real.test.items])
