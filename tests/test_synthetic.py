@@ -148,3 +148,35 @@ def test_the_rmse_ladder_of_synthetic_ml1m_follows_real_ml1m():
         figures = [run(model, split.dataset, split, seed=0, params=params)["rmse"]
                    for split in (real, fake)]
         assert abs(figures[0] - figures[1]) <= 0.01, (model, params, figures)
+
+
+@pytest.mark.parametrize("shape", ["synthetic-ml10m", "synthetic-ml20m", "synthetic-ml25m"])
+def test_large_shapes_plan_exact_counts_and_a_capped_head(shape):
+    """The population of a large shape (no rating drawn): activities sum exactly to the
+    shape's ratings, none under 20, and no item expected in more than the head share."""
+    n_users, n_items, n_ratings = synthetic.SHAPES[shape]
+    pop = synthetic.population(shape)
+    assert pop.user_counts.sum() == n_ratings and len(pop.user_counts) == n_users
+    assert pop.user_counts.min() >= synthetic.MIN_USER_RATINGS
+    assert len(pop.item_weights) == n_items and np.isclose(pop.item_weights.sum(), 1)
+    head = float(synthetic.calibration()["head_share"])
+    assert pop.item_weights.max() * n_ratings <= head * n_users * (1 + 1e-9)
+    assert np.bincount(pop.forced_user, minlength=n_users).max() <= \
+        pop.user_counts.max() // 2
+
+
+def test_the_calibration_pieces():
+    """The thresholds give the wanted histogram; the ALS fits beat the global mean."""
+    from recsys_lib import synthetic_calibration as calibration
+
+    scores = np.random.default_rng(0).normal(size=20_000)
+    shares = np.array([0.1, 0.15, 0.3, 0.3, 0.15])
+    stars = np.searchsorted(calibration.thresholds(scores, shares), scores) + 1
+    assert np.allclose(np.bincount(stars, minlength=6)[1:] / len(stars), shares, atol=1e-3)
+    split = load_split(SMALL)
+    fit = calibration.fit_biased_als(split, rank=4, n_iterations=5)
+    test = split.test
+    mean_rmse = float(np.sqrt(np.mean((test.ratings - split.train.ratings.mean()) ** 2)))
+    fitted = calibration.predict(fit, test.users, test.items)
+    assert float(np.sqrt(np.mean((np.clip(fitted, 1, 5) - test.ratings) ** 2))) < mean_rmse
+    assert calibration.plain_als_rmse(split, rank=4, n_iterations=5) < mean_rmse
