@@ -229,8 +229,9 @@ def _mf_worker(rank: int, world_size: int, device, model, data: Split, validatio
 
 @register("biased-mf-ddp")
 class BiasedMFDDP(BiasedMF):
-    """Biased MF trained on ``world_size`` processes with DistributedDataParallel (dense
-    gradients), equal to one process up to the order of floating-point sums."""
+    """Biased MF trained by AdamW on ``world_size`` processes (DDP, dense gradients).
+
+    It equals one process up to the order of floating-point sums."""
 
     chapter = "15_minibatch_ddp"
     PARAMS = {**_EmbeddingMF.PARAMS, "world_size": Int()}

@@ -141,8 +141,9 @@ def _autorec_worker(rank: int, world_size: int, device, model, data: Split, vali
 
 @register("sparse-i-autorec")
 class SparseIAutoRec(RatingModel):
-    """I-AutoRec trained by Adam on sparse minibatches of item rows, on one or more
-    processes (DDP); never holds the item x user matrix."""
+    """I-AutoRec trained by Adam on sparse minibatches of item rows, on 1+ processes (DDP).
+
+    It never holds the item x user matrix."""
 
     chapter = "15_minibatch_ddp"
     unseen_fallback = "a user or item with no training rating is predicted as " \
