@@ -1,12 +1,22 @@
-"""The book's one table formatter: every chapter shows its tables through :func:`table`.
+"""The book's one table formatter and its one number format: every chapter shows its tables
+through :func:`table` and prints its figures through :func:`rmse`, :func:`signed`,
+:func:`share` and :func:`seconds`.
 
 A table as a reader wants it: the label column first, headers in words (the keys of
 :mod:`recsys_lib.glossary` and the ``params.*`` columns of a record file are shown under the
-glossary's labels, :data:`recsys_lib.glossary.LABELS`), and each figure rounded to the digits
-that carry meaning (:func:`digits_for`): four for an RMSE or MAE, two or three for a ratio or
-share, whole seconds above ten seconds, thousands separators for counts. A table that would be
-mostly empty is refused: split it with :func:`split_sparse` and show the sparse columns as a
-small table of their own.
+glossary's labels, :data:`recsys_lib.glossary.LABELS`), and each figure in the format of its
+kind (:func:`digits_for`). One rule per kind of figure, in tables and in printed sentences:
+
+* an RMSE or MAE (and a standard deviation of one): 4 decimals, ``0.8912``;
+* a difference, gain or gap between two of them: signed, 4 decimals, ``+0.0012``, and
+  ``0.0000`` when it rounds to zero (never ``-0.0000``);
+* a share, ratio of counts or ranking metric (precision, recall, NDCG, correlation): 3
+  decimals, ``0.060``; a density below 0.01 keeps two significant figures, ``0.00028``;
+* seconds: whole seconds from 10 s up, 1 decimal from 1 s, 2 below;
+* counts: thousands separators.
+
+A table that would be mostly empty is refused: split it with :func:`split_sparse` and show the
+sparse columns as a small table of their own.
 """
 
 from __future__ import annotations
@@ -30,26 +40,52 @@ def header(key) -> str:
     return label(key)
 
 
+def rmse(value: float) -> str:
+    """An RMSE or MAE as the book prints it: 4 decimals."""
+    return f"{float(value):.4f}"
+
+
+def signed(value: float) -> str:
+    """A difference of two RMSEs: signed, 4 decimals; ``0.0000`` when it rounds to zero."""
+    text = f"{float(value):+.4f}"
+    return "0.0000" if text in ("+0.0000", "-0.0000") else text
+
+
+def share(value: float) -> str:
+    """A share, ratio of counts or ranking metric: 3 decimals."""
+    return f"{float(value):.3f}"
+
+
+def seconds(value: float) -> str:
+    """A duration in seconds: whole from 10 s up, 1 decimal from 1 s, 2 below."""
+    value = float(value)
+    if abs(value) >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 else f"{value:.2f}"
+
+
 def _kind(key) -> str:
     text = str(key).lower()
     if "second" in text or text.endswith("(s)"):
         return "seconds"
-    if re.search(r"ratio|share|fraction|density|overlap|correlation|@|ndcg|precision|recall"
-                 r"|gini|outside", text):
-        return "ratio"
-    if re.search(r"rmse|mae|error|gain|difference|gap|sd\b|std|published", text):
+    if "density" in text:
+        return "density"
+    if re.search(r"speed|times|x faster", text):
+        return "speed"
+    if re.search(r"gain|difference|gap|lost|\bvs\b|versus| - |minus|drift|change", text):
+        return "difference"
+    if re.search(r"ratio|share|fraction|overlap|correlation|@|ndcg|precision|recall"
+                 r"|gini|outside|coverage", text):
+        return "share"
+    if re.search(r"rmse|mae|error|sd\b|std|published", text):
         return "rmse"
     return "other"
 
 
 def digits_for(key, values: pd.Series):
-    """A formatter for the values of column ``key``, by what the column means.
-
-    RMSE-like columns (``rmse``, ``mae``, errors, gains, differences): 4 decimals; ratios,
-    shares and ranking metrics: 3 decimals below 10, 2 significant figures' worth above;
-    seconds: whole seconds from 10 s up, 1 decimal from 1 s, 2 below; counts: thousands
-    separators; other numbers: 3 significant figures.
-    """
+    """A formatter for the values of column ``key``, by the kind of figure its name says
+    (the module's rule): RMSE-like, a difference, a share, a density, a speed ratio (one
+    decimal), seconds, a count, or another number (3 significant figures)."""
     kind = _kind(key)
     numeric = pd.to_numeric(values, errors="coerce")
     finite = numeric[np.isfinite(numeric)] if len(numeric) else numeric
@@ -63,14 +99,17 @@ def digits_for(key, values: pd.Series):
             return str(value)
         value = float(value)
         if kind == "seconds":
-            return f"{value:,.0f}" if abs(value) >= 10 else (
-                f"{value:.1f}" if abs(value) >= 1 else f"{value:.2f}")
+            return seconds(value)
         if kind == "rmse":
-            return f"{value:.4f}"
-        if kind == "ratio":
-            if 0 < abs(value) < 0.01:  # a density of 0.0003 is not 0.000
-                return f"{value:.2g}"
-            return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+            return rmse(value)
+        if kind == "difference":
+            return signed(value)
+        if kind == "share":
+            return share(value) if abs(value) < 10 else f"{value:,.1f}"
+        if kind == "density":
+            return f"{value:.2g}" if 0 < abs(value) < 0.01 else share(value)
+        if kind == "speed":
+            return f"{value:,.1f}"
         if integral:
             return f"{value:,.0f}"
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -76,3 +76,20 @@ def test_multiindex_labels_and_nan_cells_are_blank():
 
 def test_a_tiny_share_keeps_its_digits():
     assert display.digits_for("density", pd.Series([0.00028]))(0.00028) == "0.00028"
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("gain over it", 0.00123, "+0.0012"), ("rmse - published", -0.0031, "-0.0031"),
+    ("difference", -0.00001, "0.0000"), ("difference", 0.00004, "0.0000"),
+    ("precision@10", 0.0598, "0.060"), ("recall@20", 0.112, "0.112"),
+    ("rmse_sd", 0.01434, "0.0143"),
+])
+def test_one_format_per_kind_of_figure(key, value, shown):
+    assert display.digits_for(key, pd.Series([value]))(value) == shown
+
+
+def test_printed_figures_follow_the_table_rule():
+    assert display.rmse(0.89) == "0.8900"
+    assert display.signed(0.0011) == "+0.0011" and display.signed(-0.0) == "0.0000"
+    assert display.share(0.0598) == "0.060"
+    assert display.seconds(45.6) == "46" and display.seconds(3.21) == "3.2"
