@@ -28,7 +28,7 @@ def _features(data: Split) -> np.ndarray:
 
 
 def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: int = 0,
-              n_resamples: int = 2000) -> dict:
+              n_resamples: int = 2000, n_mean: int = 5) -> dict:
     """Feature-weighted linear stacking of the study runs of ``(dataset, split)``.
 
     The ridge penalty is chosen by 5-fold cross-validation on the validation predictions,
@@ -38,7 +38,9 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
     best single model *by validation RMSE* with its test RMSE and the paired interval on the
     difference, the same against the model with the lowest test RMSE (``test_leader``: a
     comparison the test set chose, reported only), each model's mean weight, the test RMSE
-    of the blend fitted without each model, and a constant-weight linear blend.
+    of the blend fitted without each model, a constant-weight linear blend and the plain
+    mean of the ``n_mean`` models best on validation, each with the paired interval of the
+    blend against it (the baselines a blend must beat).
     """
     validation, val = study_predictions(dataset, split, "validation", names)
     test, tst = study_predictions(dataset, split, "test", list(val))
@@ -55,6 +57,9 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
     best = min(names, key=val_rmse.get)
     constant = val_features[:, :1], test_features[:, :1]
     linear = FWLS(reg).fit(val_matrix, truth_val, constant[0])
+    linear_test = np.clip(linear.predict(test_matrix, constant[1]), *scale)
+    mean_of = sorted(names, key=val_rmse.get)[:n_mean]  # chosen on validation, not test
+    mean_test = np.mean([tst[n] for n in mean_of], axis=0)
     leave_one_out = {}
     for index, name in enumerate(names):
         keep = [i for i in range(len(names)) if i != index]
@@ -63,6 +68,10 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
             without.predict(test_matrix[:, keep], test_features), *scale), scale)
     users = test.test.users  # whole users are resampled: their errors are correlated
     versus_best = paired_bootstrap(truth_test, blended, tst[best], scale,
+                                   n_resamples=n_resamples, seed=seed, groups=users)
+    versus_linear = paired_bootstrap(truth_test, blended, linear_test, scale,
+                                     n_resamples=n_resamples, seed=seed, groups=users)
+    versus_mean = paired_bootstrap(truth_test, blended, mean_test, scale,
                                    n_resamples=n_resamples, seed=seed, groups=users)
     test_rmse = {n: rmse(truth_test, tst[n], scale) for n in names}
     leader = min(names, key=test_rmse.get)  # chosen on the test set: reported, never used
@@ -77,8 +86,10 @@ def run_blend(dataset: str, split: str, names: list[str] | None = None, seed: in
         "rmse": rmse(truth_test, blended, scale),
         "rmse_interval": bootstrap_rmse(truth_test, blended, scale, n_resamples=n_resamples,
                                         seed=seed, groups=users),
-        "linear_rmse": rmse(truth_test, np.clip(linear.predict(test_matrix, constant[1]),
-                                                *scale), scale),
+        "linear_rmse": rmse(truth_test, linear_test, scale),
+        "versus_linear": versus_linear,
+        "mean_models": mean_of, "mean_rmse": rmse(truth_test, mean_test, scale),
+        "versus_mean": versus_mean,
         "best_single": best, "best_single_rmse": rmse(truth_test, tst[best], scale),
         "versus_best_single": versus_best,
         "test_leader": leader, "test_leader_rmse": test_rmse[leader],
