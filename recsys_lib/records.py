@@ -92,13 +92,24 @@ def load(name: str) -> pd.DataFrame:
     return load_records(path)
 
 
+def default_runs(runs: pd.DataFrame, dataset: str, split: str,
+                 model: str | None = None) -> pd.DataFrame:
+    """The runs behind the book's headline figures: the fresh default runs of ``runs``
+    (:func:`collect_records`) on one split, of every model or of ``model``, one per seed
+    (the last recorded when a seed was recorded twice)."""
+    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["dataset"] == dataset)
+                & (runs["split"] == split)]
+    if model is not None:
+        rows = rows[rows["model"] == model]
+    return rows.drop_duplicates(["model", "seed"], keep="last")
+
+
 def leaderboard(runs: pd.DataFrame, dataset: str, split: str) -> pd.DataFrame:
-    """One row per model over the fresh default runs of ``runs`` (:func:`collect_records`) on
-    one split (one run per seed; the last recorded when a seed was recorded twice): mean and standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
+    """One row per model over :func:`default_runs` of ``runs`` on one split: mean and
+    standard deviation of ``rmse`` over seeds, mean MAE, NDCG@10 and fit
     seconds, the paper-protocol figure where a model reports one, and the model's chapter.
     Sorted by ``rmse``."""
-    rows = runs[runs["defaults"] & ~runs["stale"] & (runs["dataset"] == dataset)
-                & (runs["split"] == split)].drop_duplicates(["model", "seed"], keep="last")
+    rows = default_runs(runs, dataset, split)
     columns = {"rmse": "mean", "mae": "mean", "ndcg@10": "mean", "fit_seconds": "mean",
                "seed": "nunique"}
     if "paper_best_test_rmse" in rows:
