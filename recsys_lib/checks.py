@@ -1,12 +1,76 @@
 """Checks of what a user hands the library, made once at the door: rating frames and scales
-(where a split is built or a dataset read) and index arrays (every model's ``predict``)."""
+(where a split is built or a dataset read), index arrays (every model's ``predict``) and the
+paths of files a run will write."""
 
 from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidIndexError, InvalidParameterError, InvalidRatingsError
+from .errors import InvalidIndexError, InvalidParameterError, InvalidRatingsError, UsageError
+
+#: the longest file name most file systems take, in bytes (when pathconf cannot tell)
+NAME_MAX = 255
+
+
+def _name_max(folder: Path) -> int:
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return NAME_MAX
+
+
+def check_output_path(path, what: str = "output file", error: type = UsageError) -> Path:
+    """``path`` with ``~`` expanded, refused with one ``error`` naming ``what`` when it cannot
+    name a file to write: empty, ``~user`` of no such user, a name longer than the file
+    system takes (255 bytes on most), or a loop of symbolic links on the way. What the path
+    then holds (a directory, a read-only file) is for the writer's own check."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise error(f"the {what} is an empty path")
+    try:
+        given = Path(text).expanduser()
+    except RuntimeError:
+        raise error(f"the {what} {text}: {Path(text).parts[0]} names no user on this machine, "
+                    "so it has no home folder") from None
+    limit = _name_max(given.absolute().parent)
+    for part in given.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise error(f"the {what} {text[:60]}...: the name {part[:40]}... is {size} bytes "
+                        f"long; the file system takes at most {limit}")
+    for place in (given.absolute(), *given.absolute().parents):
+        try:
+            os.stat(place)
+            break
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise error(f"the {what} {text}: {place} is a loop of symbolic links") from None
+            if exc.errno == errno.ENAMETOOLONG:
+                raise error(f"the {what} {text[:60]}...: the path is longer than the file "
+                            "system takes") from None
+    return given
+
+
+def new_file_mode() -> int:
+    """The permission bits a new file gets here: 0o666 less the process's umask (read from
+    /proc, which leaves the umask untouched; otherwise set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _as_index_array(label: str, values) -> np.ndarray:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_output_path, new_file_mode
 from .errors import RecordFileError, RecsysError
 from .machine import machine_facts
 
@@ -121,9 +122,10 @@ def read_entries(path: str | Path) -> list[dict]:
 # Writing
 
 
-def real_target(path: str | Path) -> Path:
-    """The file a write to ``path`` lands in: a symbolic link is followed to its target."""
-    return Path(os.path.realpath(Path(path).expanduser()))
+def real_target(path: str | Path, what: str = "record file") -> Path:
+    """The file a write to ``path`` lands in: a symbolic link is followed to its target.
+    RecordFileError for a path that names no file (checks.check_output_path)."""
+    return Path(os.path.realpath(check_output_path(path, what, RecordFileError)))
 
 
 def check_record_target(path: str | Path) -> Path:
@@ -144,8 +146,8 @@ def writable_target(path: str | Path, what: str = "record file") -> Path:
     RecordFileError naming ``what`` (``"record file"``, ``"--json file"``, ...) when it is a
     directory or not a regular file, when it is read-only (never replaced, even by root),
     or when its nearest existing folder is not a directory that can be written."""
-    given = Path(path)
-    target = real_target(given)
+    given = check_output_path(path, what, RecordFileError)
+    target = real_target(given, what)
     shown = given if target == given.absolute() else f"{given} (a link to {target})"
     if target.exists():
         info = target.stat()
@@ -291,7 +293,7 @@ def write_json_line(path: str | Path, line: str) -> None:
     target = check_json_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else new_file_mode()
         write_replacing(target, line + "\n", mode)
     except OSError as exc:
         raise RecordFileError(f"could not write {target}: {exc.strerror or exc}") from None

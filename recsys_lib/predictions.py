@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 from pathlib import Path
 
 import numpy as np
 
+from .checks import new_file_mode
 from .errors import RecordFileError
 from .ledger import writable_target, write_replacing
 from .splits import Split
@@ -50,7 +52,8 @@ def save_predictions(path: str | Path, split: Split, pred, koren_ranks=None) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    write_replacing(target, buffer.getvalue(), 0o644)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else new_file_mode()
+    write_replacing(target, buffer.getvalue(), mode)  # the umask decides, as for any file
     return target
 
 

@@ -4,6 +4,8 @@ arrays of the wrong kind, refused the same way by every model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,3 +163,63 @@ def test_a_fallback_rating_off_the_scale_is_refused_before_training(name, tiny_s
     with pytest.raises(InvalidParameterError, match=r"fallback_rating -1 .*\[1, 5\]"):
         model.fit(tiny_split)
     assert not hasattr(model, "shape_")  # nothing trained, nothing half-fitted
+
+
+# --- the paths of files a run writes ------------------------------------------------------
+
+
+def test_output_paths_that_name_no_file_are_refused_with_the_reason(tmp_path):
+    from recsys_lib.checks import check_output_path
+    from recsys_lib.errors import UsageError
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    cases = {"x" * 300 + ".jsonl": "306 bytes long", str(tmp_path / "a"): "loop of symbolic",
+             str(tmp_path / "a" / "x.npz"): "loop of symbolic",
+             "~nosuchuser_r2/x.jsonl": "names no user", "": "empty path"}
+    for path, reason in cases.items():
+        with pytest.raises(UsageError, match=reason):
+            check_output_path(path, "record file")
+    assert check_output_path("~/x.jsonl") == Path.home() / "x.jsonl"
+
+
+def test_new_files_get_the_umask_s_mode(tmp_path):
+    import os
+
+    from recsys_lib.checks import new_file_mode
+
+    old = os.umask(0o077)
+    try:
+        assert new_file_mode() == 0o600
+    finally:
+        os.umask(old)
+    assert new_file_mode() == 0o666 & ~old
+
+
+def test_train_refuses_such_paths_before_training_and_saves_with_the_umask(tmp_path):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from _cli import assert_user_error, child_env
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    train = [sys.executable, "-m", "recsys_lib", "train", "global-mean", "--dataset",
+             "ml-100k", "--split", "u1"]
+    for flag, path, reason in (("--record", "y" * 300 + ".npz", "304 bytes long"),
+                               ("--json", str(tmp_path / "a" / "x.npz"), "loop of symbolic"),
+                               ("--predictions", "~nosuchuser_r2/x.npz", "names no user")):
+        result = subprocess.run([*train, flag, path], capture_output=True, text=True,
+                                env=child_env(), cwd=tmp_path, timeout=120)
+        assert result.stdout == "", (flag, path)  # refused before training
+        assert_user_error(result, flag.lstrip("-").replace("record", "record file"), reason)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # links untouched
+    result = subprocess.run(["sh", "-c", 'umask 077 && exec "$@"', "sh", *train,
+                             "--predictions", "p.npz", "--json", "j.json", "--record",
+                             "r.jsonl"], capture_output=True, text=True, env=child_env(),
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ("p.npz", "j.json", "r.jsonl"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
