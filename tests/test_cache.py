@@ -223,3 +223,62 @@ def test_read_only_cache_folder(tmp_path):
 def test_directory_in_the_cache_through_the_cli(tmp_path):
     (tmp_path / "cache" / "ml-100k" / "ml-100k.zip").mkdir(parents=True)
     assert_user_error(_fetch_cli(tmp_path / "cache"), "is a directory")
+
+
+def test_a_lock_held_by_a_stopped_process_is_named_and_given_up(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal, sys\nfrom pathlib import Path\n"
+         "from recsys_lib import cache\n"
+         "with cache.cache_lock(Path(sys.argv[1])):\n"
+         "    print('held', flush=True)\n    os.kill(os.getpid(), signal.SIGSTOP)\n",
+         str(tmp_path / "cache" / "ml-100k")],
+        stdout=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert holder.stdout.readline() == "held\n"
+        env = dict(child_env(), RECSYS_DATA_DIR=str(tmp_path / "cache"),
+                   RECSYS_LOCK_TIMEOUT="1")
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "recsys_lib", "train", "baseline",
+                                 "--dataset", "ml-100k", "--split", "u1"],
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert time.monotonic() - started < 30
+        assert f"waiting for process {holder.pid} (stopped)" in result.stderr
+        assert_user_error(result, "gave up after 1 s", f"process {holder.pid} (stopped)",
+                          "RECSYS_LOCK_TIMEOUT")
+        assert result.stdout == ""  # nothing trained
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_bad_lock_timeout_setting_is_named(monkeypatch):
+    monkeypatch.setenv(cache.LOCK_TIMEOUT_ENV, "soon")
+    with pytest.raises(DataUnavailableError, match="RECSYS_LOCK_TIMEOUT='soon'"):
+        cache.lock_timeout()
+
+
+def test_the_readme_run_works_under_a_read_only_home_and_lc_all_c(tmp_path):
+    """README's first run with HOME read-only (Surprise's import made ~/.surprise_data, the
+    cache went to ~/.cache) and in the C locale: it trains, caching in the temporary folder."""
+    _mirror_zip()
+    home, temporary = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temporary.mkdir()
+    home.chmod(0o555)
+    env = {key: value for key, value in child_env().items()
+           if key not in (data.DATA_DIR_ENV, "SURPRISE_DATA_FOLDER", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), TMPDIR=str(temporary), LC_ALL="C", LANG="C", PYTHONUTF8="0",
+               PYTHONIOENCODING="")
+    try:
+        result = subprocess.run([*_no_override(), sys.executable, "-m", "recsys_lib", "train",
+                                 "baseline", "--dataset", "ml-100k", "--split", "u1", "--seed",
+                                 "0", "--record", str(tmp_path / "run.jsonl")],
+                                capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        home.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert '"rmse"' in result.stdout.splitlines()[-1]
+    assert "caching datasets in" in result.stderr
+    assert list(home.iterdir()) == []  # nothing made in HOME
+    assert (temporary / f"recsys_lib-cache-{os.getuid()}" / "ml-100k" / "ml-100k.zip").is_file()
+    assert (tmp_path / "run.jsonl").read_text(encoding="utf-8").count("\n") == 1

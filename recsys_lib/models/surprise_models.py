@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import inspect
+import os
+import tempfile
 
 import numpy as np
-import surprise
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, MissingDependencyError
 from ..params import COMMON
 from ..splits import Split
 from . import register
 from .base import RatingModel, check_indices, pairs_by_user, row_chunks, top_k_stable
+
+
+def _import_surprise():
+    """Import Surprise without touching HOME: its import creates ``~/.surprise_data`` (or
+    ``$SURPRISE_DATA_FOLDER``) for its built-in datasets, which we never use. Unless that
+    folder is set or exists, the import is pointed at the temporary folder (which exists, so
+    nothing is created) and the environment is restored; a read-only or missing HOME then
+    works. A folder set by the user that cannot be made is one clear error."""
+    home_folder = os.path.join(os.path.expanduser("~"), ".surprise_data")
+    borrowed = "SURPRISE_DATA_FOLDER" not in os.environ and not os.path.isdir(home_folder)
+    if borrowed:
+        os.environ["SURPRISE_DATA_FOLDER"] = tempfile.gettempdir()
+    try:
+        import surprise
+    except OSError as exc:
+        raise MissingDependencyError(
+            f"Surprise cannot be imported: it makes its data folder "
+            f"{os.environ.get('SURPRISE_DATA_FOLDER', home_folder)} at import and got "
+            f"{exc.strerror or exc}; set SURPRISE_DATA_FOLDER to a writable folder") from None
+    finally:
+        if borrowed:
+            del os.environ["SURPRISE_DATA_FOLDER"]
+    return surprise
+
+
+surprise = _import_surprise()
 
 
 class SurpriseModel(RatingModel):
