@@ -64,3 +64,7 @@ class DistributedRunError(RecsysError):
 class SyntheticDatasetError(RecsysError):
     """A published figure asked for beside a synthetic dataset: synthetic RMSEs are never
     compared with the papers' (the message names the dataset)."""
+
+
+class NotFittedError(RecsysError, ValueError, AttributeError):
+    """A model asked to predict or report before ``fit`` (the message names the model)."""
