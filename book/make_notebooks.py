@@ -39,14 +39,22 @@ import os
 import subprocess
 import sys
 
+
+def quietly(command):
+    """Run command; show its output only if it fails (pip's notices stay out of sight)."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        print(done.stdout[-3000:], done.stderr[-3000:], sep="\\n")
+        raise RuntimeError(f"failed ({{done.returncode}}): {{' '.join(command)}}")
+
+
 if importlib.util.find_spec("recsys_lib") is None:
     REPOSITORY = "{url}"
     print(f"recsys_lib is not installed: cloning {{REPOSITORY}} and installing it ...")
     if not os.path.isdir("book-code"):  # a second try after a failed install reuses it
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPOSITORY, "book-code"],
-                       check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "book-code"],
-                   check=True)
+        quietly(["git", "clone", "--quiet", "--depth", "1", REPOSITORY, "book-code"])
+    quietly([sys.executable, "-m", "pip", "install", "--quiet",
+             "--disable-pip-version-check", "--no-warn-script-location", "-e", "book-code"])
     sys.path.insert(0, "book-code")  # importable in this kernel at once
     print("done: recsys_lib is ready")'''
 
@@ -62,12 +70,29 @@ if (importlib.util.find_spec("pyspark") is None
 
     code = Path(spark_runtime.__file__).parents[1]
     print("installing pyspark and, where it is missing, Java 17 for Spark ...")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e",
-                    f"{{code}}[scale]"], check=True)
+    quietly([sys.executable, "-m", "pip", "install", "--quiet",
+             "--disable-pip-version-check", "--no-warn-script-location", "-e",
+             f"{{code}}[scale]"])
     subprocess.run(["bash", str(code / "book" / "install_java.sh")], check=True)
     importlib.invalidate_caches()  # pyspark importable in this kernel at once'''
 #: chapters whose setup cell adds more than recsys_lib
 EXTRA_SETUP = {"14_spark_als": SPARK_SETUP}
+
+#: parameters whose value in a student's notebook differs from the book build's: the build
+#: retrains a run and holds it to its record (minutes on a CPU); a student opts in
+STUDENT_DEFAULTS = {
+    "CHECK_RECORD": ("False", "# False here, True in the book's build: set it to True to "
+                              "retrain the\n# run and check it against its record yourself"),
+}
+
+
+def student_parameters(source: str) -> str:
+    """A parameters cell with :data:`STUDENT_DEFAULTS`: each such assignment gets the
+    student's value, after a comment saying what the build uses and how to turn it on."""
+    for name, (value, note) in STUDENT_DEFAULTS.items():
+        source = re.sub(rf"^{name} *=.*$", f"{note}\n{name} = {value}", source, flags=re.M)
+    return source
+
 
 DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
 ADMONITIONS = {"note": "Note", "tip": "Tip", "warning": "Warning", "important": "Important",
@@ -243,6 +268,8 @@ def build(path: Path, titles: dict[str, str], url: str) -> nbformat.NotebookNode
         if cell.cell_type == "markdown":
             cell.source = converter.convert(cell.source)
         cell.pop("id", None)
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            cell.source = student_parameters(cell.source)
     setup = nbformat.v4.new_code_cell((SETUP + EXTRA_SETUP.get(path.stem, "")).format(url=url))
     setup.metadata["tags"] = ["setup"]
     cells = [setup, *cells]
