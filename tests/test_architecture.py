@@ -69,6 +69,16 @@ def test_bad_values_are_refused_by_constructor_and_set_params(name, param, value
     assert model.get_params() == before  # nothing half-set
 
 
+@pytest.mark.parametrize("name", sorted(MODELS) + ["most-popular"])
+def test_predict_before_fit_is_one_not_fitted_error(name):
+    from recsys_lib.errors import NotFittedError
+    from recsys_lib.topn import MostPopular
+
+    model = MostPopular() if name == "most-popular" else create_model(name)
+    with pytest.raises(NotFittedError, match=f"{name} is not fitted: call fit"):
+        model.predict(np.array([0]), np.array([0]))
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_parameters_are_declared_stored_as_given_and_settable(name):
     cls = get_model_class(name)
@@ -192,7 +202,8 @@ def test_models_command_shows_module_and_chapter(capsys):
 # (lazy imports inside functions included), and no import cycle exists.
 LAYERS = [
     {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
-    {"params", "checks", "cache", "metrics", "torch_utils", "spark_runtime"},  # checks, engines
+    {"params", "checks", "cache", "cache_folder", "metrics", "torch_utils",
+     "spark_runtime"},  # checks, engines
     {"data", "splits", "selection", "blend", "analysis", "topn",
      "distributed", "synthetic"},  # data and measures; the minibatch loop on one process
     # or several; the synthetic stand-in
