@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import NotFittedError
 from .metrics import relevance_threshold
 from .splits import Split
 
@@ -32,6 +33,9 @@ class MostPopular:
         return self
 
     def predict(self, users, items) -> np.ndarray:
+        if not hasattr(self, "popularity_"):
+            raise NotFittedError("most-popular is not fitted: call fit(split) before "
+                                 "predict()")
         return self.popularity_[np.asarray(items)].astype(np.float64)
 
 

@@ -182,3 +182,34 @@ def test_knn_pearson_without_shrinkage_has_no_nan_similarity():
     assert (model.similarity_[common == 0] == 0).all()
     assert np.isfinite(model.predict(u1.test.users[:2000], u1.test.items[:2000])).all()
 
+
+
+def test_svd_truncated_on_one_user_and_on_all_equal_ratings():
+    """ARPACK refused both (k >= the short side; a zero starting vector): one user is
+    factored exactly, all-equal ratings leave nothing to factor."""
+    one = pd.DataFrame({"user": 1, "item": range(10), "rating": [3, 4, 5, 1, 2, 3, 4, 5, 1, 2]})
+    split = split_from_frames("one", "user", one.iloc[:7], one.iloc[7:], (1.0, 5.0))
+    for fill in ("zero", "global-mean", "item-mean", "baseline"):
+        model = create_model("svd-truncated", n_factors=1, fill=fill).fit(split)
+        train = split.train
+        fitted = model.predict(train.users, train.items)
+        np.testing.assert_allclose(fitted, train.ratings, atol=1e-9)  # rank 1 is exact here
+        assert np.isfinite(model.predict(split.test.users, split.test.items)).all()
+    equal = pd.DataFrame({"user": np.repeat(np.arange(20), 5), "item": np.tile(np.arange(5), 20),
+                          "rating": 4.0})
+    split = split_from_frames("equal", "ratings", equal.iloc[5:], equal.iloc[:5], (1.0, 5.0))
+    for fill in ("global-mean", "item-mean", "baseline"):
+        model = create_model("svd-truncated", n_factors=2, fill=fill).fit(split)
+        np.testing.assert_allclose(model.predict(split.test.users, split.test.items), 4.0)
+
+
+def test_svd_truncated_refuses_more_factors_than_the_matrix_has(tiny_split):
+    """It clamped n_factors silently (to 942 on ML-100K) while its params kept the value
+    asked; now the fit refuses it, naming the largest rank, and that rank itself works."""
+    with pytest.raises(InvalidParameterError, match=r"n_factors=100000 .* choose n_factors <= 20"):
+        create_model("svd-truncated", n_factors=100000).fit(tiny_split)
+    full = create_model("svd-truncated", n_factors=20, fill="zero").fit(tiny_split)
+    assert full.get_params()["n_factors"] == 20 and full.singular_values_.shape == (20,)
+    dense = tiny_split.dense("train", "users_by_items")[0].astype(np.float64)
+    np.testing.assert_allclose(full.singular_values_, np.linalg.svd(dense, compute_uv=False),
+                               atol=1e-9)

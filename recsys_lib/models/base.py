@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import ClassVar
 
 import numpy as np
 
+from ..errors import NotFittedError
 from ..params import Param, check_params
 from ..splits import Split
 from ..checks import check_indices  # noqa: F401  (models import it from here)
@@ -45,6 +47,18 @@ def top_k_stable(values: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(columns, order, 1)
 
 
+def _needs_fit(method):
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        if not self.fitted():
+            raise NotFittedError(f"{self.name or type(self).__name__} is not fitted: call "
+                                 f"fit(split) before {method.__name__}()")
+        return method(self, *args, **kwargs)
+
+    checked._checks_fit = True
+    return checked
+
+
 class RatingModel:
     """A model that learns from ``split.train`` and predicts ratings for index pairs.
 
@@ -70,6 +84,19 @@ class RatingModel:
     #: True when every sum of fit and predict runs in float64 (numpy, scipy, Surprise): on
     #: another machine only the last digits change (:func:`recsys_lib.reproduction.agreement`)
     float64: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every ``predict`` and ``report`` a model defines first checks :meth:`fitted`, so a
+        call before ``fit`` is one NotFittedError for every model."""
+        super().__init_subclass__(**kwargs)
+        for method in ("predict", "report"):
+            if method in cls.__dict__ and not getattr(cls.__dict__[method], "_checks_fit",
+                                                      False):
+                setattr(cls, method, _needs_fit(cls.__dict__[method]))
+
+    def fitted(self) -> bool:
+        """Whether ``fit`` has run: fitted state is what ends in ``_`` (scikit-learn's rule)."""
+        return any(name.endswith("_") and not name.startswith("_") for name in vars(self))
 
     def fit(self, split: Split) -> RatingModel:
         raise NotImplementedError

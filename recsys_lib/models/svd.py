@@ -14,6 +14,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import LinearOperator, svds
 
+from ..errors import InvalidParameterError
 from ..params import COMMON, Choice, Int
 from ..splits import Split
 from . import register
@@ -21,6 +22,8 @@ from .base import RatingModel, check_indices
 from .baselines import fit_baseline_als
 
 FILLS = ("zero", "global-mean", "item-mean", "baseline")
+#: a matrix with at most this many rows or columns is factored exactly by LAPACK
+DENSE_SIDE = 2
 
 
 @register("svd-truncated")
@@ -53,6 +56,12 @@ class TruncatedSVD(RatingModel):
 
     def fit(self, split: Split) -> TruncatedSVD:
         train = split.train
+        most = min(split.n_users, split.n_items)
+        if self.n_factors > most:
+            raise InvalidParameterError(
+                f"svd-truncated: n_factors={self.n_factors} is more than the {most} factors "
+                f"a {split.n_users} x {split.n_items} rating matrix has "
+                f"({split.dataset}/{split.name}); choose n_factors <= {most}")
         self.shape_ = (split.n_users, split.n_items)
         ratings = train.ratings.astype(np.float64)
         self.mu_ = float(ratings.mean())
@@ -62,23 +71,36 @@ class TruncatedSVD(RatingModel):
         _, self.b_user_, self.b_item_ = fit_baseline_als(split)
         residual = ratings - self._fill_values(train.users, train.items)
         matrix = csr_matrix((residual, (train.users, train.items)), shape=self.shape_)
-        rank = min(self.n_factors, min(self.shape_) - 1)
-        start = np.random.default_rng(self.seed).uniform(-1, 1, min(self.shape_))
+        rank = self.n_factors
+        ones = np.ones(self.shape_[0])
+        means = None
         if self.fill in ("global-mean", "item-mean"):
             # a plain SVD of the mean-imputed matrix X = 1 m^T + E (m the fill per item, E the
             # sparse residual), applied as an operator so X is never stored densely
-            ones = np.ones(self.shape_[0])
             means = self._fill_values(np.zeros(self.shape_[1], dtype=np.int64),
                                       np.arange(self.shape_[1]))
             operator = LinearOperator(
                 self.shape_, dtype=np.float64,
                 matvec=lambda x: matrix @ np.ravel(x) + ones * (means @ np.ravel(x)),
                 rmatvec=lambda y: matrix.T @ np.ravel(y) + means * (ones @ np.ravel(y)))
-            u, s, vt = svds(operator, k=rank, v0=start, random_state=self.seed)
         else:
             # zero fill: the residual is the matrix itself; baseline: SVD of the residuals
-            u, s, vt = svds(matrix, k=rank, v0=start, random_state=self.seed)
-        order = np.argsort(-s)
+            operator = matrix
+        empty = not np.any(matrix.data) and (means is None or not np.any(means))
+        if empty:
+            # nothing to factor (all-equal ratings under the baseline fill): ARPACK would stop
+            # on a zero starting vector; the rank-r part is zero
+            u, s, vt = (np.zeros((self.shape_[0], rank)), np.zeros(rank),
+                        np.zeros((rank, self.shape_[1])))
+        elif rank >= min(self.shape_) - 1 or min(self.shape_) <= DENSE_SIDE:
+            # ARPACK takes fewer factors than the short side; a small matrix is exact in LAPACK
+            dense = matrix.toarray() + (0.0 if means is None else np.outer(ones, means))
+            u, s, vt = np.linalg.svd(dense, full_matrices=False)
+            u, s, vt = u[:, :rank], s[:rank], vt[:rank]
+        else:
+            start = np.random.default_rng(self.seed).uniform(-1, 1, min(self.shape_))
+            u, s, vt = svds(operator, k=rank, v0=start, random_state=self.seed)
+        order = np.argsort(-s, kind="stable")
         self.user_vectors_ = u[:, order] * s[order]
         self.item_vectors_ = vt[order].T
         self.singular_values_ = s[order]
