@@ -92,14 +92,24 @@ browser-test: $(STAMP)
 # The course edition (course/build.py): student notebooks without solutions in
 # _build/course/student, solutions, hidden checks and rubrics in _build/course/instructor.
 # (otter-grader comes with the course extra, which make install includes)
-.PHONY: course course-check
+.PHONY: course course-check grade
 course: $(STAMP)
 	$(BIN)/python course/build.py --out _build/course
 
-# Grades the instructor notebooks (full marks) and the blank student notebooks (zero) with
-# otter run, no Docker; the last line printed is a JSON summary.
+# Grades with otter run, no Docker: the instructor notebooks (full marks), the blank student
+# notebooks (zero), the library wrappers (zero: the checks disable recsys_lib's answer) and
+# the solutions again (identical scores); the last line printed is a JSON summary.
 course-check: course data
 	OMP_NUM_THREADS=1 $(BIN)/python course/check.py --course _build/course --jobs 2
+
+# make grade SUBMISSIONS=dir: grades a folder of submissions (one .ipynb per student, or one
+# folder per student) without Docker; one gradebook CSV in GRADES (default _build/grades).
+GRADES ?= _build/grades
+grade: course
+	@test -n "$(SUBMISSIONS)" || { echo "error: make grade needs SUBMISSIONS=folder" >&2; \
+	  exit 2; }
+	OMP_NUM_THREADS=1 $(BIN)/python course/grade.py "$(SUBMISSIONS)" --course _build/course \
+	  --out "$(GRADES)" --jobs 2
 
 clean:
 	rm -rf _build

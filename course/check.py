@@ -1,40 +1,54 @@
-"""Grade the built course twice with ``otter run`` and print one JSON summary line.
+"""Grade the built course with ``otter run`` and print one JSON summary line.
 
-The instructor notebooks (solutions) must get full marks on every auto-graded question and
-the unanswered student notebooks zero on every one. Grading runs without Docker, chapters in
-parallel (``--jobs``, default 2), each with one torch thread. Exit status 1 when either rule
-fails. Usage: ``python course/check.py [--course _build/course] [--jobs 2]``.
+Five gradings of every chapter: the instructor notebooks (solutions) must get full marks on
+every auto-graded question, the unanswered student notebooks zero on every one, and the
+*wrappers* submission zero on every question that has a wrapper: the solutions with each
+graded function replaced by a call of the library function that answers it (the
+``# %% LABEL wrapper`` blocks of ``course/checks/``), which the checks disable. The solutions
+are graded a second time and must get identical scores (the checks draw from fixed seeds).
+Grading runs without Docker, chapters in parallel (``--jobs``, default 2), each with one torch
+thread. The last line printed is ``{"questions": N, "solutions_score": 1.0, "blank_score":
+0.0, "wrapper_score": 0.0, "regrade_identical": true}`` when all is well; exit status 1 when a
+rule fails. Usage: ``python course/check.py [--course _build/course] [--jobs 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build  # noqa: E402  (course/build.py: the chapters' wrapper blocks)
+from grade import otter_run  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def grade(notebook: Path, autograder: Path, out: Path) -> dict[str, tuple[float, float]]:
-    """``{question: (score, possible)}`` of one notebook, graded by ``otter run``."""
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    otter = Path(sys.executable).with_name("otter")
-    proc = subprocess.run([str(otter), "run", "--no-logo", "-a", str(autograder), "-o",
-                           str(out), str(notebook)], capture_output=True, text=True, env=env,
-                          cwd=notebook.parent)
-    results = out / "results.json"
-    if proc.returncode != 0 or not results.exists():
-        raise SystemExit(f"otter run failed on {notebook}:\n{proc.stdout}\n{proc.stderr}")
-    data = json.loads(results.read_text())
-    return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in data["tests"]
-            if "score" in t}  # the "Public Tests" summary entry carries no score
+def wrapper_notebook(solutions: Path, chapter: str, out: Path) -> list[str]:
+    """Write the wrappers submission of ``chapter`` to ``out``: the solutions notebook with
+    a cell after each graded function's definition that redefines it as its wrapper.
+    Returns the labels wrapped."""
+    nb = nbformat.read(solutions, 4)
+    wrapped = []
+    for label, source in build.wrappers(build.CHAPTERS / f"{chapter}.md").items():
+        name = next(n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+        at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                   and f"def {name}(" in c.source), None)
+        if at is None:
+            raise SystemExit(f"{chapter}/{label}: no cell of the solutions defines {name}")
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+        wrapped.append(label)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return wrapped
 
 
 def main() -> None:
@@ -46,36 +60,58 @@ def main() -> None:
     start = time.time()
     chapters = sorted(p.name for p in (args.course / "student").iterdir() if p.is_dir())
     work = Path(tempfile.mkdtemp(prefix="course-check-"))
-    jobs = []
+    jobs, wrapped = [], {}
     for chapter in chapters:
         autograder = args.course / "instructor" / chapter / "autograder.zip"
-        jobs.append(("solutions", chapter, args.course / "instructor" / chapter
-                     / f"{chapter}.ipynb", autograder))
-        jobs.append(("blank", chapter, args.course / "student" / chapter / f"{chapter}.ipynb",
-                     autograder))
+        solutions = args.course / "instructor" / chapter / f"{chapter}.ipynb"
+        # the wrappers notebook sits beside the solutions (same data paths, same cwd)
+        wrappers = solutions.with_name(f"{chapter}-wrappers.ipynb")
+        wrapped[chapter] = wrapper_notebook(solutions, chapter, wrappers)
+        jobs += [("solutions", chapter, solutions, autograder),
+                 ("blank", chapter, args.course / "student" / chapter / f"{chapter}.ipynb",
+                  autograder),
+                 ("wrappers", chapter, wrappers, autograder),
+                 ("regrade", chapter, solutions, autograder)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        graded = list(pool.map(lambda j: (j[0], j[1], grade(j[2], j[3].resolve(),
-                                                            work / j[0] / j[1])), jobs))
-    totals = {"solutions": [0.0, 0.0], "blank": [0.0, 0.0]}
-    problems, questions = [], set()
+        graded = list(pool.map(lambda j: (j[0], j[1], otter_run(j[2], j[3].resolve(),
+                                                                work / j[0] / j[1])), jobs))
+    for chapter in chapters:
+        (args.course / "instructor" / chapter / f"{chapter}-wrappers.ipynb").unlink()
+    totals = {edition: [0.0, 0.0] for edition in ("solutions", "blank", "wrappers")}
+    problems, questions, by_job = [], set(), {}
     for edition, chapter, scores in graded:
+        by_job[edition, chapter] = scores
         for name, (score, possible) in sorted(scores.items()):
             questions.add(name)
-            totals[edition][0] += score
-            totals[edition][1] += possible
+            if edition == "wrappers" and name not in wrapped[chapter]:
+                continue  # no library function answers it: graded as the solution
+            if edition in totals:
+                totals[edition][0] += score
+                totals[edition][1] += possible
             if edition == "solutions" and score < possible:
                 problems.append(f"{chapter}/{name}: the solution gets {score:g}/{possible:g}")
             if edition == "blank" and score > 0:
                 problems.append(f"{chapter}/{name}: the blank notebook gets {score:g}")
+            if edition == "wrappers" and score > 0:
+                problems.append(f"{chapter}/{name}: the library wrapper gets {score:g}")
         print(f"{edition:9s} {chapter}: "
               f"{sum(s for s, _ in scores.values()):g}/{sum(p for _, p in scores.values()):g}",
               file=sys.stderr)
+    identical = all(by_job["solutions", c] == by_job["regrade", c] for c in chapters)
+    if not identical:
+        problems += [f"{c}: a regrade of the solutions differs" for c in chapters
+                     if by_job["solutions", c] != by_job["regrade", c]]
     for problem in problems:
         print("problem:", problem, file=sys.stderr)
-    print(f"graded in {time.time() - start:.0f} s", file=sys.stderr)
+    n_wrapped = sum(map(len, wrapped.values()))
+    print(f"graded in {time.time() - start:.0f} s; {n_wrapped} of {len(questions)} questions "
+          "have a library wrapper (the others: no library function answers them)",
+          file=sys.stderr)
     summary = {"questions": len(questions),
                "solutions_score": round(totals["solutions"][0] / totals["solutions"][1], 4),
-               "blank_score": round(totals["blank"][0] / totals["blank"][1], 4)}
+               "blank_score": round(totals["blank"][0] / totals["blank"][1], 4),
+               "wrapper_score": round(totals["wrappers"][0] / totals["wrappers"][1], 4),
+               "regrade_identical": identical}
     print(json.dumps(summary))
     sys.exit(1 if problems else 0)
 

@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from recsys_lib.splits import synthetic_split
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(204)  # fixed: a regrade draws the same cases
 
 
 def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
-    """Fresh random data for every check (recsys_lib.splits.synthetic_split)."""
-    return synthetic_split(n_users, n_items, n, test_share)
+    """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
+    return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
 # %% nbr-ex-pearson public
 def test_agrees_with_recsys_lib(shrunk_pearson_np):
@@ -79,3 +79,18 @@ def test_other_values(shrinkage_sweep):
     for v in (1.0, 7.0):
         ref = run("knn-pearson", "random", split, params={"shrinkage": v})["rmse"]
         assert np.isclose(got[v], ref), v
+
+# %% nbr-ex-shrink allow
+recsys_lib.training.run
+
+# %% nbr-ex-pearson wrapper
+def shrunk_pearson_np(residuals, mask, shrinkage):
+    import torch
+    from recsys_lib.models.neighbourhood import shrunk_pearson
+    return shrunk_pearson(torch.as_tensor(residuals), torch.as_tensor(mask), shrinkage).numpy()
+
+# %% nbr-ex-shrink wrapper
+def shrinkage_sweep(split, values):
+    from recsys_lib.protocol import sweep
+    table = sweep("knn-pearson", {"t": split}, [{"shrinkage": v} for v in values])
+    return dict(zip(values, table["rmse t"]))

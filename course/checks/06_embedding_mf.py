@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from recsys_lib.splits import synthetic_split
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(206)  # fixed: a regrade draws the same cases
 
 
 def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
-    """Fresh random data for every check (recsys_lib.splits.synthetic_split)."""
-    return synthetic_split(n_users, n_items, n, test_share)
+    """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
+    return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
 
 def squash(score, scale, margin):
@@ -79,3 +79,26 @@ def test_no_early_stop_and_seed(learning_curve):
         "n_epochs": 6, "patience": 6, "refit": False, "validation_fraction": 0.1})["curve"]
     assert len(got) == 6
     assert np.allclose([p["train_rmse"] for p in got], [p["train_rmse"] for p in ref])
+
+# %% mf-ex-curve allow
+recsys_lib.training.run
+
+# %% mf-ex-squash wrapper
+def sigmoid_range(score, rating_scale, margin=0.5):
+    import torch
+    from recsys_lib.models import create_model
+    model = create_model("biased-mf", range_margin=margin)
+    model.range_ = model._range(rating_scale)
+    return model._squash(torch.as_tensor(score, dtype=torch.float64)).numpy()
+
+# %% mf-ex-choose wrapper
+def choose_epoch(validation_rmse, patience=None, min_delta=0.0):
+    from recsys_lib.selection import BestEpoch
+    tracker = BestEpoch(patience=patience, min_delta=min_delta)
+    ran = 0
+    for epoch, score in enumerate(validation_rmse, start=1):
+        ran = epoch
+        tracker.update(epoch, score)
+        if tracker.stop:
+            break
+    return tracker.epoch, ran

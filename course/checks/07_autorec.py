@@ -4,12 +4,12 @@ import numpy as np
 import torch
 from recsys_lib.splits import synthetic_split
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(207)  # fixed: a regrade draws the same cases
 
 
 def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
-    """Fresh random data for every check (recsys_lib.splits.synthetic_split)."""
-    return synthetic_split(n_users, n_items, n, test_share)
+    """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
+    return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
 
 def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
@@ -78,3 +78,19 @@ def test_several_values(reg_sweep):
         ref = run("i-autorec", "random", split, params={"reg": reg, "n_epochs": 4,
                                                          "n_hidden": 6})
         assert np.isclose(got[reg], ref["validation_rmse"]), reg
+
+# %% autorec-ex-reg allow
+recsys_lib.training.run
+
+# %% autorec-ex-loss wrapper
+def autorec_loss(R, mask, V, mu, W, b, reg):
+    import numpy as np
+    import torch
+    from recsys_lib.models.autorec import _SparseAutoRecProblem
+    rows, cols = np.nonzero(mask)
+    n_items, n_users = np.shape(R)
+    problem = _SparseAutoRecProblem(rows, cols, np.asarray(R)[rows, cols], n_items, n_users,
+                                    len(mu), reg, "sigmoid", "identity", (1.0, 5.0),
+                                    torch.float64, device=torch.device("cpu"))
+    theta = np.concatenate([np.ravel(V), mu, np.ravel(W), b])
+    return problem.loss_grad(theta)[0]

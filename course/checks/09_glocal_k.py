@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(209)  # fixed: a regrade draws the same cases
 
 # %% glk-ex-pool public
 def test_shape_and_formula(global_kernel):
@@ -75,3 +75,21 @@ def test_agrees_with_best_epoch(honest_and_paper):
         assert np.isclose(got["rmse"], test[tracker.epoch - 1])
         assert got["paper_best_test_epoch"] == int(np.argmin(test)) + 1
         assert np.isclose(got["paper_best_test_rmse"], test.min())
+
+# %% glk-ex-conv wrapper
+def conv_same_np(x, kernel):
+    import torch
+    from recsys_lib.models.kernel.layers import conv_same
+    return conv_same(torch.as_tensor(x), torch.as_tensor(kernel)).numpy()
+
+# %% glk-ex-select wrapper
+def honest_and_paper(curve):
+    import numpy as np
+    from recsys_lib.selection import BestEpoch
+    tracker = BestEpoch()
+    for p in curve:
+        tracker.update(p["epoch"], p["validation_rmse"])
+    test = [p["test_rmse"] for p in curve]
+    best = int(np.argmin(test))
+    return {"selected_epoch": tracker.epoch, "rmse": test[tracker.epoch - 1],
+            "paper_best_test_epoch": curve[best]["epoch"], "paper_best_test_rmse": test[best]}

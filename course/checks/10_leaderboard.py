@@ -5,7 +5,7 @@ import pandas as pd
 from recsys_lib import records
 from recsys_lib.models import available_models, create_model
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(210)  # fixed: a regrade draws the same cases
 
 
 def random_runs(n_models=6, max_seeds=4):
@@ -87,3 +87,13 @@ def test_random_boards(adjacent_gaps):
         assert list(got.index) == list(board.index[1:])
         assert np.allclose(got["gap"], gap)
         assert [bool(r) for r in got["resolved"]] == expected
+
+# %% lb-ex-current wrapper
+def is_current(model, params):
+    from recsys_lib import records
+    return records.matches_current_defaults(model, params)
+
+# %% lb-ex-board wrapper
+def mean_by_model(runs):
+    from recsys_lib import records
+    return records.leaderboard(runs.assign(dataset="d", split="s"), "d", "s")

@@ -9,7 +9,7 @@ from recsys_lib import blend  # blend.support_features, not the student's functi
 from recsys_lib.blend import FWLS
 from recsys_lib.splits import Ratings
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(211)  # fixed: a regrade draws the same cases
 
 
 def random_blend_data(n_val, n_test, n_models, offset):
@@ -237,3 +237,26 @@ def test_strong_penalty_on_every_coefficient_and_one_model(linear_blend):
         assert got.shape == (25,)
         assert np.allclose(got, reference(val_preds, val_truth, test_preds, reg),
                            rtol=1e-6, atol=1e-8), (n_models, reg)
+
+# %% blend-ex-penalty allow
+recsys_lib.blend.FWLS.__init__ recsys_lib.blend.FWLS.fit recsys_lib.blend.FWLS.predict
+
+# %% blend-ex-features wrapper
+def support_features(train_users, train_items, n_users, n_items, users, items):
+    import numpy as np
+    from recsys_lib import blend
+    from recsys_lib.splits import Ratings
+    train = Ratings(train_users, train_items, np.ones(len(train_users), np.float32))
+    return blend.support_features(train, n_users, n_items, users, items)
+
+# %% blend-ex-penalty wrapper
+def choose_penalty(preds, truth, features, candidates, n_folds=5, seed=0):
+    from recsys_lib import blend
+    return blend.choose_reg(preds, truth, features, candidates, n_folds, seed)
+
+# %% blend-ex-linear wrapper
+def linear_blend(val_preds, val_truth, test_preds, reg):
+    import numpy as np
+    from recsys_lib.blend import FWLS
+    ones_val, ones_test = np.ones((len(val_preds), 1)), np.ones((len(test_preds), 1))
+    return FWLS(reg).fit(val_preds, val_truth, ones_val).predict(test_preds, ones_test)

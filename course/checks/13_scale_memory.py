@@ -2,7 +2,7 @@
 # %% common
 import numpy as np
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(213)  # fixed: a regrade draws the same cases
 
 
 def reference_shares(counts, cap):
