@@ -5,14 +5,26 @@ heading to the end, turns it into an otter-grader master notebook (the exercise 
 solutions between ``{solution-start}`` and ``{solution-end}``, and the checks of
 ``course/checks/NN_name.py``), and runs ``otter assign`` on it. The output:
 
-* ``_build/course/student/NN_name/``: the student notebook and its public checks;
-* ``_build/course/instructor/NN_name/``: the notebook with solutions, every check (public and
-  hidden), the rubrics of the short answers and ``autograder.zip`` for ``otter run``.
+* ``OUT/student/NN_name/``: the student notebook and its public checks;
+* ``OUT/instructor/NN_name/``: the notebook with solutions, every check (public and hidden),
+  the rubrics of the hand-graded answers and ``autograder.zip`` for ``otter run``.
 
-Exercise facts (kind, points, minutes, what it needs) are in ``course/exercises.yml``.
-Usage: ``python course/build.py [--out _build/course] [CHAPTER ...]``.
+Nothing else is kept (the master notebooks are made in a scratch folder and dropped). The
+build happens in a scratch folder inside ``OUT`` and replaces the two editions only when every
+chapter built, so a failed or mistyped build leaves the previous one as it was; ``OUT`` must
+be new, empty or a folder this script made (it leaves a ``.course-build`` file there).
+
+Exercise facts (kind, points, minutes, what it needs) are in ``course/exercises.yml``; the
+prompts and point rubrics of the interpretation questions in ``course/interpretations.yml``.
+``--private DIR`` merges an instructor's overlay folder, kept outside the repository, into the
+editions (graded variants of exercises, their solutions and hidden checks; the layout is in
+:func:`load_overlay` and on the instructors' page).
+
+Usage: ``python course/build.py [--out _build/course] [--private DIR] [CHAPTER ...]``.
 ``python course/build.py --tables`` writes the exercise table of ``book/instructors.md``
 (between its ``catalogue`` comments) from the chapters and ``course/exercises.yml``.
+Bad input (an unknown chapter, a bad overlay, a foreign ``OUT``) gets one ``error:`` line on
+stderr and exit status 2, with nothing written.
 """
 
 from __future__ import annotations
@@ -24,38 +36,54 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
+import jupytext
 import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))
+try:  # the book's notebook generator: its setup cell and its equation numbers
+    import make_notebooks
+finally:
+    sys.path.pop(0)
+
 CHAPTERS = ROOT / "notebooks"
 CHECKS = ROOT / "course" / "checks"
 CATALOGUE = ROOT / "course" / "exercises.yml"
-REPO_URL = "https://github.com/recsys-book/rating-prediction"
+INTERPRETATIONS = ROOT / "course" / "interpretations.yml"
+REPO_URL = make_notebooks.repository_url()  # repository.url of _config.yml
 FENCE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}\s*(.*)$")
+MARKER = ".course-build"  # in OUT: this script made the folder, so it may replace editions
+EDITIONS = ("student", "instructor")
+OLD_EDITIONS = ("master", "otter")  # made, and left behind, by earlier versions of this script
 
-SETUP_CELL = f'''\
-# Setup. On Colab (or wherever the packages are missing) this installs the book's package and
-# the grader; where they are installed already it does nothing.
-import subprocess
-import sys
 
-try:
-    import recsys_lib  # noqa: F401
-except ImportError:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "recsys_lib @ git+{REPO_URL}"])
+class CourseError(Exception):
+    """Bad input to the build: printed as one ``error:`` line, exit status 2."""
+
+
+# The book notebooks' setup cell (clone the repository, ``pip install -e`` it, so results/ is
+# there for the chapters that read records), then the grader.
+GRADER_SETUP = '''
 try:
     import otter
 except ImportError:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "otter-grader==7.0.*"])
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "otter-grader==7.0.*"], check=True)
     import otter
 
 grader = otter.Notebook(tests_dir="tests")'''
+
+
+def setup_cell(stem: str) -> str:
+    """The first code cell of a course notebook: what the book's notebook of the chapter runs
+    first (book/make_notebooks.py), then otter."""
+    book = make_notebooks.SETUP + make_notebooks.EXTRA_SETUP.get(stem, "")
+    return book.format(url=make_notebooks.repository_url()) + "\n" + GRADER_SETUP
 
 
 TABLE_PAGE = ROOT / "book" / "instructors.md"
@@ -64,13 +92,14 @@ TABLE_END = "<!-- catalogue: end -->"
 KIND_LABELS = {"implement": "implement it",
                "compute": "compute and interpret (+ 10 min written)",
                "short": "short answer"}
-NEEDS_LABELS = {"cpu": "CPU", "gpu": "**GPU** (optional)", "ml-1m": "**ML-1M** (reasoning only)"}
+NEEDS_LABELS = {"cpu": "CPU", "gpu": "**GPU** (optional bonus)",
+                "ml-1m": "**ML-1M** (reasoning only)"}
 INTERPRETATION_MINUTES = 10  # the written reading beside each compute exercise
 
 
 def catalogue_table(chapters: list[Path]) -> str:
     """The exercise table of the instructors' page and its totals, in the chapters' order."""
-    catalogue = yaml.safe_load(CATALOGUE.read_text())
+    catalogue = exercise_facts()
     rows = ["| Ch. | Exercise | Kind | Points | Minutes | Needs |", "|---|---|---|---|---|---|"]
     kinds, minutes = [], 0
     for chapter in chapters:
@@ -78,8 +107,10 @@ def catalogue_table(chapters: list[Path]) -> str:
             facts = catalogue[exercise["label"]]
             kinds.append(facts["kind"])
             minutes += facts["minutes"]
+            points = (f"bonus {facts['bonus']}" if facts.get("bonus")
+                      else str(facts["points"]))
             rows.append(f"| {chapter.name[:2]} | `{exercise['label']}` | "
-                        f"{KIND_LABELS[facts['kind']]} | {facts['points']} | "
+                        f"{KIND_LABELS[facts['kind']]} | {points} | "
                         f"{facts['minutes']} | {NEEDS_LABELS[facts['needs']]} |")
     auto = [k for k in kinds if k != "short"]
     hours = round((minutes + INTERPRETATION_MINUTES * kinds.count("compute")) / 60)
@@ -136,7 +167,7 @@ def exercises_section(chapter: Path) -> str:
     text = chapter.read_text()
     start = text.find("\n## Exercises")
     if start < 0:
-        raise SystemExit(f"{chapter.name}: no '## Exercises' heading")
+        raise CourseError(f"{chapter.name}: no '## Exercises' heading")
     return text[start + 1:]
 
 
@@ -145,23 +176,27 @@ def chapter_title(chapter: Path) -> str:
                 if line.startswith("# "))
 
 
-def parse_chapter(chapter: Path) -> dict:
-    """The section's preamble (markdown and setup code) and its exercises, in order."""
+def parse_section(text: str, name: str) -> tuple[list, list]:
+    """``(preamble, exercises)`` of MyST exercise text: the markdown and setup code before the
+    first exercise, then each exercise with its prompt and solution tokens."""
     preamble, exercises, current, in_solution = [], [], None, False
-    for token in tokens(exercises_section(chapter)):
+    for token in tokens(text):
         kind = token["kind"]
         if kind == "exercise":
+            if "label" not in token["options"]:
+                raise CourseError(f"{name}: an exercise without a :label:")
             current = {"label": token["options"]["label"], "prompt": token["body"],
                        "solution": []}
             exercises.append(current)
-        elif kind == "solution-start":
-            in_solution = True
-            assert current and token["arg"] == current["label"], token
+        elif kind in ("solution-start", "solution"):
+            if not current or token["arg"] != current["label"]:
+                raise CourseError(f"{name}: a {kind} of {token['arg']!r} that follows no "
+                                  "exercise of that label")
+            in_solution = kind == "solution-start"
+            if kind == "solution":
+                current["solution"].append({"kind": "markdown", "body": token["body"]})
         elif kind == "solution-end":
             in_solution = False
-        elif kind == "solution":
-            assert current and token["arg"] == current["label"], token
-            current["solution"].append({"kind": "markdown", "body": token["body"]})
         elif in_solution:
             current["solution"].append(token)
         elif current is None:
@@ -169,64 +204,152 @@ def parse_chapter(chapter: Path) -> dict:
         elif kind == "markdown" and token["body"].startswith("#"):
             continue
         else:
-            raise SystemExit(f"{chapter.name}: {kind} block outside a solution after "
-                             f"exercise {current['label']}")
+            raise CourseError(f"{name}: {kind} block outside a solution after "
+                              f"exercise {current['label']}")
+    return preamble, exercises
+
+
+def parse_chapter(chapter: Path) -> dict:
+    """The section's preamble (markdown and setup code) and its exercises, in order; an
+    exercise of the private overlay (:func:`load_overlay`) replaces the chapter's own."""
+    preamble, exercises = parse_section(exercises_section(chapter), chapter.name)
+    if OVERLAY:
+        exercises = [OVERLAY["exercises"].get(e["label"], e) for e in exercises]
     return {"title": chapter_title(chapter), "preamble": preamble, "exercises": exercises}
 
 
-def check_blocks(chapter: Path) -> list[tuple[str, str, str]]:
-    """``(label, kind, body)`` of each ``# %% LABEL kind`` block of ``course/checks/NN_name.py``
-    (``common`` blocks have the label ``common`` and the kind ``""``)."""
-    path = CHECKS / f"{chapter.stem}.py"
-    if not path.exists():
-        return []
+# --- the instructor's private overlay ---------------------------------------------------------
+
+#: the overlay in use (set by :func:`use_overlay`); ``None``: the repository alone
+OVERLAY: dict | None = None
+CHECK_KINDS = ("public", "hidden", "allow", "wrapper")
+
+
+def load_overlay(folder: Path, chapters: list[Path]) -> dict:
+    """An instructor's private overlay, checked. Its layout (every part optional, at least one
+    file)::
+
+        my-course/
+          exercises/LABEL.md   # replaces exercise LABEL: its {exercise} block with the same
+                               # :label:, then its solution between {solution-start} LABEL
+                               # and {solution-end}, as in a chapter's Exercises section
+          checks/LABEL.py      # replaces every check of LABEL: "# %% LABEL public",
+                               # "# %% LABEL hidden" (and "allow") blocks, as in course/checks/
+          exercises.yml        # LABEL: {points: 4, minutes: 30}: replaces those facts
+
+    It must lie outside the repository (it holds solutions and hidden checks). A LABEL that
+    is no exercise of the chapters, or a file that is none of these, is an error.
+    """
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        raise CourseError(f"private overlay {folder}: no such folder")
+    if folder == ROOT or ROOT in folder.parents:
+        raise CourseError(f"private overlay {folder} is inside the repository; keep it "
+                          "outside (it holds solutions and hidden checks)")
+    catalogue = yaml.safe_load(CATALOGUE.read_text())
+    owner = {e["label"]: c for c in chapters for e in parse_chapter(c)["exercises"]}
+
+    def known(label: str, where: Path) -> str:
+        if label not in owner:
+            raise CourseError(f"private overlay {where}: unknown exercise label {label!r} "
+                              f"(not an exercise of the chapters built)")
+        return label
+
+    overlay = {"root": folder, "exercises": {}, "checks": {}, "facts": {}}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or path.is_dir():
+            continue
+        if relative.parts[0] == "exercises" and path.suffix == ".md" and len(relative.parts) == 2:
+            label = known(path.stem, path)
+            preamble, exercises = parse_section(path.read_text(), str(path))
+            if [e["label"] for e in exercises] != [label] or any(
+                    t["kind"] != "markdown" for t in preamble):
+                raise CourseError(f"private overlay {path}: must hold exactly one exercise, "
+                                  f"labelled {label}, and its solution")
+            overlay["exercises"][label] = exercises[0]
+        elif relative.parts[0] == "checks" and path.suffix == ".py" and len(relative.parts) == 2:
+            label = known(path.stem, path)
+            blocks = split_blocks(path.read_text())
+            bad = [f"{b[0]} {b[1]}".strip() for b in blocks
+                   if b[0] != label or b[1] not in CHECK_KINDS]
+            if bad or not blocks:
+                raise CourseError(f"private overlay {path}: blocks must be '# %% {label} "
+                                  f"public|hidden|allow', found {bad or 'none'}")
+            overlay["checks"][label] = blocks
+        elif relative == Path("exercises.yml"):
+            facts = yaml.safe_load(path.read_text()) or {}
+            for label, values in facts.items():
+                known(label, path)
+                if not isinstance(values, dict) or set(values) - set(catalogue[label]):
+                    raise CourseError(f"private overlay {path}: {label} may set only "
+                                      f"{sorted(catalogue[label])}")
+                overlay["facts"][label] = values
+        elif relative.name.lower().startswith("readme"):
+            continue
+        else:
+            raise CourseError(f"private overlay: {path} is none of exercises/LABEL.md, "
+                              "checks/LABEL.py, exercises.yml")
+    if not (overlay["exercises"] or overlay["checks"] or overlay["facts"]):
+        raise CourseError(f"private overlay {folder} holds no exercises/, checks/ or "
+                          "exercises.yml")
+    return overlay
+
+
+def use_overlay(overlay: dict | None) -> None:
+    global OVERLAY
+    OVERLAY = overlay
+
+
+def split_blocks(text: str) -> list[tuple[str, str, str]]:
+    """``(label, kind, body)`` of each ``# %% LABEL kind`` block of a checks file."""
     blocks = []
-    for block in re.split(r"^# %% ", path.read_text(), flags=re.M)[1:]:
+    for block in re.split(r"^# %% ", text, flags=re.M)[1:]:
         head, _, body = block.partition("\n")
         words = head.split() + [""]
         blocks.append((words[0], words[1], body))
     return blocks
 
 
-def wrappers(chapter: Path) -> dict[str, str]:
-    """``{label: source}``: each graded function written as a call of the library function that
-    answers it (``# %% LABEL wrapper`` blocks). A wrapper must score 0: course/check.py grades
-    them as a submission. They never go into an edition."""
-    return {label: body.strip("\n") for label, kind, body in check_blocks(chapter)
-            if kind == "wrapper"}
+def exercise_facts() -> dict:
+    """course/exercises.yml, with the overlay's facts where it sets any."""
+    facts = yaml.safe_load(CATALOGUE.read_text())
+    for label, values in (OVERLAY or {}).get("facts", {}).items():
+        facts[label] = {**facts[label], **values}
+    return facts
+
+
+def check_blocks(chapter: Path) -> list[tuple[str, str, str]]:
+    """``(label, kind, body)`` of each ``# %% LABEL kind`` block of ``course/checks/NN_name.py``
+    (``common`` blocks have the label ``common`` and the kind ``""``)."""
+    path = CHECKS / f"{chapter.stem}.py"
+    blocks = split_blocks(path.read_text()) if path.exists() else []
+    if OVERLAY:  # the overlay's checks of an exercise replace all of the repository's
+        mine = {e["label"] for e in parse_chapter(chapter)["exercises"]}
+        replaced = [label for label in OVERLAY["checks"] if label in mine]
+        blocks = [b for b in blocks if b[0] not in replaced]
+        blocks += [b for label in replaced for b in OVERLAY["checks"][label]]
+    return blocks
 
 
 def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
     """``{label: [(hidden, test function source), ...]}`` from ``course/checks/NN_name.py``.
 
     Blocks start with ``# %% LABEL public`` or ``# %% LABEL hidden``; a ``# %% common`` block
-    is put at the top of every test function (each test must stand alone in the notebook),
-    then the grading rule of ``course/checks/guard.py``: the student's functions (the test's
-    parameters) run with recsys_lib's own code disabled, except the names of the exercise's
-    ``# %% LABEL allow`` block (whitespace-separated; what its solution legitimately calls).
-    ``# %% LABEL wrapper`` blocks are read by :func:`wrappers` only.
+    is put at the top of every test function (each test must stand alone in the notebook).
     """
-    blocks = check_blocks(chapter)
     common, checks = "", {}
-    allowed = {label: tuple(body.split()) for label, kind, body in blocks if kind == "allow"}
-    guard = (CHECKS / "guard.py").read_text().strip("\n")
-    for label, visibility, body in blocks:
+    for label, visibility, body in check_blocks(chapter):
         if label == "common":
             common = body.strip("\n")
             continue
-        if visibility in ("allow", "wrapper"):
-            continue
-        assert visibility in ("public", "hidden"), (label, visibility)
         tree = ast.parse(body)
         assert len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef), label
         function = tree.body[0]
         lines = body.strip("\n").splitlines()
         first = function.body[0].lineno - 1
         indent = " " * function.body[0].col_offset
-        rule = [f"{a.arg} = graded({a.arg}, {allowed.get(label, ())!r})"
-                for a in function.args.args]
-        prologue = common + "\n" + guard + "\n\n" + "\n".join(rule)
-        source = "\n".join(lines[:first] + textwrap.indent(prologue, indent).splitlines()
+        source = "\n".join(lines[:first] + textwrap.indent(common, indent).splitlines()
                            + lines[first:])
         checks.setdefault(label, []).append((visibility == "hidden", source))
     return checks
@@ -234,12 +357,45 @@ def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
 
 # --- the master notebook ----------------------------------------------------------------------
 
-def plain_markdown(text: str) -> str:
-    """MyST roles that a plain notebook cannot resolve, as words."""
-    text = re.sub(r"\{eq\}`([^`]+)`", r"(equation `\1` of the chapter)", text)
-    text = re.sub(r"\{doc\}`([^`]+)`", r"the book page `\1`", text)
-    text = re.sub(r"\{(?:ref|numref)\}`([^`<]*?)\s*(?:<[^>]+>)?`", r"\1", text)
-    return text
+EQUATIONS: dict[str, str] = {}  # {label: "9.2"}, filled on first use
+
+
+def equation_numbers() -> dict[str, str]:
+    """The number the book shows for each labelled equation, ``{"eq-glk-pool": "9.1"}``:
+    the chapter's number, then the equation's place in it (``numfig`` with the chapters'
+    section numbers, as book/make_notebooks.py tags them)."""
+    if not EQUATIONS:
+        for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.md")):
+            converter = make_notebooks.Converter(path.stem, {})
+            for cell in jupytext.read(path).cells:
+                if cell.cell_type == "markdown":
+                    converter.number_equations(cell.source)
+            EQUATIONS.update({label: f"{converter.chapter_number}.{number}"
+                              for label, number in converter.equations.items()})
+    return EQUATIONS
+
+
+# Book-only sentences of the Exercises sections' preambles (the notebook has its own).
+BOOK_ONLY = re.compile(r"(These|The) exercises (below )?are also handed out as graded "
+                       r"notebooks[^.]*\.\s*")
+
+
+def plain_markdown(text: str, stem: str = "") -> str:
+    """MyST for a plain notebook: equations cited by the number the book shows ((9.2)),
+    directives and roles rewritten as book/make_notebooks.py does, book-only text dropped."""
+    numbers = equation_numbers()
+
+    def eq(match):
+        if match.group(1) not in numbers:
+            raise CourseError(f"{stem or 'exercise text'}: {{eq}}`{match.group(1)}` is no "
+                              "labelled equation of the chapters")
+        return f"({numbers[match.group(1)]})"
+
+    text = BOOK_ONLY.sub("", re.sub(r"\{eq\}`([^`]+)`", eq, text))
+    converter = make_notebooks.Converter(stem or "00_none", make_notebooks.chapter_titles())
+    converter.equations = {label: int(n.split(".")[1]) for label, n in numbers.items()
+                           if n.split(".")[0] == str(converter.chapter_number)}
+    return converter.convert(text)
 
 
 def stub_marked(source: str) -> str:
@@ -280,15 +436,6 @@ def stub_marked(source: str) -> str:
     return "\n".join(out)
 
 
-def autograder_requirements() -> list[str]:
-    """What ``autograder.zip`` installs beside otter (its environment.yml and requirements.txt),
-    so Gradescope's image and ``otter grade`` build once: the CPU build of the torch the
-    Makefile pins, and the book's package."""
-    torch = re.search(r'"torch==([^"]+)"', (ROOT / "Makefile").read_text()).group(1)
-    return ["--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch}+cpu",
-            f"recsys_lib @ git+{REPO_URL}"]
-
-
 def raw(text: str):
     return nbformat.v4.new_raw_cell(text)
 
@@ -299,8 +446,7 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
     config = {"name": chapter.stem, "init_cell": False, "check_all_cell": True,
               "export_cell": False, "run_tests": False, "solutions_pdf": False,
               "generate": {"pdf": False},
-              "tests": {"files": True, "ok_format": False},
-              "python_version": "3.11", "requirements": autograder_requirements()}
+              "tests": {"files": True, "ok_format": False}}
     cells = [raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)),
              nbformat.v4.new_markdown_cell(
                  f"# Exercises: {parsed['title']}\n\nThese exercises go with the chapter "
@@ -308,14 +454,16 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
                  "`grader.check(\"...\")` runs the public checks of an exercise; your "
                  "instructor grades with more (hidden) checks, on fresh random data, so make "
                  "your functions correct in general, not just for the examples."),
-             nbformat.v4.new_code_cell(SETUP_CELL)]
+             nbformat.v4.new_code_cell(setup_cell(chapter.stem))]
     for token in parsed["preamble"]:
         if token["kind"] == "code-cell":
             cells.append(nbformat.v4.new_code_cell(token["body"]))
         elif token["kind"] == "markdown":
             body = re.sub(r"^## Exercises\s*", "", token["body"]).strip()
             if body:
-                cells.append(nbformat.v4.new_markdown_cell(plain_markdown(body)))
+                body = plain_markdown(body, chapter.stem).strip()
+                if body:
+                    cells.append(nbformat.v4.new_markdown_cell(body))
     questions = []
     for number, exercise in enumerate(parsed["exercises"], 1):
         label = exercise["label"]
@@ -328,9 +476,11 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
         cells.append(raw("# BEGIN QUESTION\n" + yaml.safe_dump(head, sort_keys=False)))
         kind = {"implement": "Implement it", "compute": "Compute and interpret",
                 "short": "Short answer"}[facts["kind"]]
+        worth = (f"optional, a bonus of up to {facts['bonus']} points" if facts.get("bonus")
+                 else f"{facts['points']} points")
         cells.append(nbformat.v4.new_markdown_cell(
-            f"**Exercise {number}** ({kind}, {facts['points']} points, `{label}`)\n\n"
-            + plain_markdown(exercise["prompt"])))
+            f"**Exercise {number}** ({kind}, {worth}, `{label}`)\n\n"
+            + plain_markdown(exercise["prompt"], chapter.stem)))
         code = [t for t in exercise["solution"] if t["kind"] == "code-cell"]
         prose = [t for t in exercise["solution"] if t["kind"] != "code-cell"]
         cells.append(raw("# BEGIN SOLUTION"))
@@ -338,7 +488,7 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
             if token["kind"] == "code-cell":
                 cell = nbformat.v4.new_code_cell(stub_marked(token["body"]))
             else:
-                cell = nbformat.v4.new_markdown_cell(plain_markdown(token["body"]))
+                cell = nbformat.v4.new_markdown_cell(plain_markdown(token["body"], chapter.stem))
             cells.append(cell)
         cells.append(raw("# END SOLUTION"))
         if not manual:
@@ -350,16 +500,19 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
         cells.append(raw("# END QUESTION"))
         if facts["kind"] == "compute" and prose:
             name = f"{label}-interpretation"
+            question = interpretation(label)
             questions.append({"label": name, "chapter": chapter.stem, "kind": "short",
-                              "points": 2, "minutes": 10, "needs": facts["needs"]})
-            head = {"name": name, "points": 2, "manual": True}
+                              "points": question["points"], "minutes": INTERPRETATION_MINUTES,
+                              "needs": facts["needs"]})
+            head = {"name": name, "points": question["points"], "manual": True}
             cells += [raw("# BEGIN QUESTION\n" + yaml.safe_dump(head, sort_keys=False)),
                       nbformat.v4.new_markdown_cell(
-                          f"**Exercise {number}, interpretation** (Short answer, 2 points, "
-                          f"`{name}`)\n\nIn a few sentences: what does your result for "
-                          f"exercise {number} show, and why?"),
+                          f"**Exercise {number}, interpretation** (Short answer, "
+                          f"{question['points']} points, `{name}`)\n\n"
+                          + question["prompt"]),
                       raw("# BEGIN SOLUTION")]
-            cells += [nbformat.v4.new_markdown_cell(plain_markdown(t["body"])) for t in prose]
+            cells += [nbformat.v4.new_markdown_cell(plain_markdown(t["body"], chapter.stem))
+                      for t in prose]
             cells += [raw("# END SOLUTION"), raw("# END QUESTION")]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
@@ -367,68 +520,155 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
     return nb, questions
 
 
+def interpretation(label: str) -> dict:
+    """The prompt, rubric and points of the interpretation question of compute exercise
+    ``label`` (course/interpretations.yml; its points are the sum of the rubric's)."""
+    questions = yaml.safe_load(INTERPRETATIONS.read_text())
+    if label not in questions:
+        raise CourseError(f"{INTERPRETATIONS.name}: no interpretation question for the "
+                          f"compute exercise {label}")
+    question = questions[label]
+    return {**question, "points": sum(c["points"] for c in question["rubric"])}
+
+
+def rubric_table(rubric: list[dict]) -> str:
+    rows = ["| Points | Criterion |", "|---|---|"]
+    rows += [f"| {c['points']:g} | {c['criterion']} |" for c in rubric]
+    return "\n".join(rows)
+
+
 def rubrics(chapter: Path, catalogue: dict) -> str:
-    """The model answers and rubrics of a chapter's short-answer exercises, as markdown."""
+    """The prompts, model answers and point rubrics of a chapter's hand-graded questions
+    (short answers, and the interpretation beside each compute exercise), as markdown."""
     parsed = parse_chapter(chapter)
     parts = [f"# Rubrics: {parsed['title']}\n"]
     for exercise in parsed["exercises"]:
-        if catalogue[exercise["label"]]["kind"] == "implement":
+        label, facts = exercise["label"], catalogue[exercise["label"]]
+        if facts["kind"] == "implement":
             continue
-        parts.append(f"## {exercise['label']}\n\n{plain_markdown(exercise['prompt'])}\n")
-        parts += [plain_markdown(t["body"]) + "\n" for t in exercise["solution"]
+        answer = [plain_markdown(t["body"], chapter.stem) + "\n" for t in exercise["solution"]
                   if t["kind"] == "markdown"]
+        prompt = plain_markdown(exercise["prompt"], chapter.stem)
+        if facts["kind"] == "short":
+            worth = (f"bonus, up to {facts['bonus']} points outside the total"
+                     if facts.get("bonus") else f"{facts['points']} points")
+            parts += [f"## {label} ({worth})\n\n{prompt}\n",
+                      "**Model answer and rubric.**\n", *answer]
+            continue
+        question = interpretation(label)
+        parts += [f"## {label}-interpretation ({question['points']:g} points)\n",
+                  f"Beside the auto-graded exercise:\n\n{prompt}\n",
+                  f"**The question.** {question['prompt']}\n", "**Model answer.**\n",
+                  *answer, "**Rubric.**\n", rubric_table(question["rubric"]) + "\n"]
     return "\n".join(parts)
 
 
+def check_out(out: Path) -> None:
+    """``out`` may be replaced in part only if it is new, empty, or made by this script."""
+    if out == ROOT or out in ROOT.parents or out in (CHAPTERS, ROOT / "course", ROOT / "book"):
+        raise CourseError(f"--out {out} is the repository or one of its source folders")
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"--out {out} is a file, not a folder")
+    if not out.exists() or (out / MARKER).exists():
+        return
+    entries = {p.name for p in out.iterdir()}
+    if entries - set(EDITIONS + OLD_EDITIONS):  # an older build has only these folders
+        raise CourseError(f"--out {out} holds files this script did not make "
+                          f"({', '.join(sorted(entries)[:3])}, ...); give a new or empty folder")
+
+
 def build(out: Path, chapters: list[Path]) -> list[dict]:
-    catalogue = yaml.safe_load(CATALOGUE.read_text())
+    """Both editions of ``chapters`` in ``out``, replacing its earlier ones only once every
+    chapter built; nothing outside ``out/student``, ``out/instructor`` is touched."""
+    check_out(out)
+    catalogue = exercise_facts()
     otter = Path(sys.executable).with_name("otter")
-    masters = out / "master"
-    for edition in ("master", "otter", "student", "instructor"):
-        shutil.rmtree(out / edition, ignore_errors=True)
-    masters.mkdir(parents=True)
-    all_questions = []
-    for chapter in chapters:
-        nb, questions = master_notebook(chapter, catalogue)
-        all_questions += questions
-        master = masters / f"{chapter.stem}.ipynb"
-        nbformat.write(nb, master)
-        result = out / "otter" / chapter.stem
-        subprocess.run([str(otter), "assign", "--no-run-tests", "--no-pdfs", str(master),
-                        str(result)], check=True, cwd=masters, stdout=subprocess.DEVNULL)
-        shutil.copytree(result / "student", out / "student" / chapter.stem)
-        instructor = out / "instructor" / chapter.stem
-        shutil.copytree(result / "autograder", instructor)
-        for archive in instructor.glob("*-autograder_*.zip"):
-            archive.rename(instructor / "autograder.zip")
-        (instructor / "rubrics.md").write_text(rubrics(chapter, catalogue))
-    (out / "instructor" / "questions.json").write_text(json.dumps(all_questions, indent=1))
-    (out / "student" / "README.md").write_text(
-        "# Course notebooks\n\nOne folder per chapter. Open `NN_name/NN_name.ipynb` (keep the "
-        "`tests/` folder beside it), run it from the top, and hand in the notebook.\n")
-    shutil.rmtree(out / "otter")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by course/build.py: it replaces student/ and instructor/ "
+                              "here on every build\n")
+    stage = Path(tempfile.mkdtemp(prefix=".building-", dir=out))
+    try:
+        masters = stage / "master"
+        masters.mkdir()
+        all_questions = []
+        for chapter in chapters:
+            nb, questions = master_notebook(chapter, catalogue)
+            all_questions += questions
+            master = masters / f"{chapter.stem}.ipynb"
+            nbformat.write(nb, master)
+            result = stage / "otter" / chapter.stem
+            done = subprocess.run([str(otter), "assign", "--no-run-tests", "--no-pdfs",
+                                   str(master), str(result)], cwd=masters,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if done.returncode:
+                last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+                raise CourseError(f"otter assign failed on {chapter.name}: {last}")
+            shutil.copytree(result / "student", stage / "student" / chapter.stem)
+            instructor = stage / "instructor" / chapter.stem
+            shutil.copytree(result / "autograder", instructor)
+            for archive in instructor.glob("*-autograder_*.zip"):
+                archive.rename(instructor / "autograder.zip")
+            (instructor / "rubrics.md").write_text(rubrics(chapter, catalogue))
+        (stage / "instructor" / "questions.json").write_text(
+            json.dumps(all_questions, indent=1))
+        (stage / "student" / "README.md").write_text(
+            "# Course notebooks\n\nOne folder per chapter. Open `NN_name/NN_name.ipynb` (keep "
+            "the `tests/` folder beside it), run it from the top, and hand in the notebook.\n")
+        for edition in EDITIONS + OLD_EDITIONS:  # the swap: old editions into the stage
+            if (out / edition).exists():
+                (out / edition).rename(stage / f"old-{edition}")
+        for edition in EDITIONS:
+            (stage / edition).rename(out / edition)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return all_questions
 
 
-def main() -> None:
+def chapter_paths(names: list[str]) -> list[Path]:
+    """The chapters named (``09_glocal_k``, ``09_glocal_k.md`` or its path), all by default."""
+    every = sorted(p for p in CHAPTERS.glob("[0-9][0-9]_*.md"))
+    if not names:
+        return every
+    stems = {p.stem: p for p in every}
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        if stem not in stems:
+            raise CourseError(f"unknown chapter {name!r}; chapters are "
+                              f"{', '.join(stems)}")
+        if stems[stem] not in chosen:
+            chosen.append(stems[stem])
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "course")
+    parser.add_argument("--private", type=Path, metavar="DIR",
+                        help="an instructor's overlay folder, outside the repository: graded "
+                             "variants, their solutions and hidden checks")
     parser.add_argument("--tables", action="store_true",
                         help="write the exercise table of book/instructors.md, build nothing")
     parser.add_argument("chapters", nargs="*")
-    args = parser.parse_args()
-    chapters = ([CHAPTERS / f"{c}.md" for c in args.chapters] if args.chapters
-                else sorted(p for p in CHAPTERS.glob("[0-9][0-9]_*.md")))
-    if args.tables:
-        page = TABLE_PAGE.read_text()
-        TABLE_PAGE.write_text(page_with_table(page, catalogue_table(chapters)))
-        print(f"wrote the exercise table of {TABLE_PAGE.relative_to(ROOT)}")
-        return
-    questions = build(args.out.resolve(), chapters)
+    args = parser.parse_args(argv)
+    try:
+        chapters = chapter_paths(args.chapters)
+        if args.tables:
+            page = TABLE_PAGE.read_text()
+            TABLE_PAGE.write_text(page_with_table(page, catalogue_table(chapters)))
+            print(f"wrote the exercise table of {TABLE_PAGE.relative_to(ROOT)}")
+            return 0
+        use_overlay(load_overlay(args.private, chapters) if args.private else None)
+        questions = build(args.out.resolve(), chapters)
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     auto = sum(q["kind"] != "short" for q in questions)
+    private = f", private overlay {args.private}" if args.private else ""
     print(f"course: {len(chapters)} chapters, {len(questions)} exercises "
-          f"({auto} auto-graded) in {args.out}")
+          f"({auto} auto-graded) in {args.out}{private}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,8 @@ import json
 import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -160,78 +162,208 @@ def test_catalogue_is_on_the_instructors_page(course):
     assert sum(q["kind"] != "short" for q in questions) >= 30
 
 
-# --- grading: the checks run as otter runs them (each test function alone, the student's
-# functions passed by name), without otter, on chapter 2 (numbers only, no data) ----------
+# --- the platform half of issue 23: private overlay, safe --out, equation numbers, hand
+# grading (course/build.py, course/interpretations.yml) ------------------------------------
 
-EVALUATION = ROOT / "notebooks" / "02_evaluation.md"
-
-
-def solution_functions(chapter: Path, label: str) -> str:
-    """The graded function definitions of an exercise's solution (no apply-to-data code)."""
-    import ast
-    exercise = next(e for e in build.parse_chapter(chapter)["exercises"]
-                    if e["label"] == label)
-    parts = []
-    for token in exercise["solution"]:
-        if token["kind"] == "code-cell":
-            tree = ast.parse(token["body"])
-            parts += [ast.get_source_segment(token["body"], node) for node in tree.body
-                      if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
-    return "\n\n".join(parts)
+def run_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "course" / "build.py"), *args],
+                          capture_output=True, text=True)
 
 
-def failures(chapter: Path, label: str, source: str) -> list[str]:
-    """``name: error`` of every check of ``label`` that the definitions in ``source`` fail."""
-    namespace = {"__name__": "__main__"}
-    exec(compile("import numpy as np\n" + source, "<submission>", "exec"), namespace)
-    failed = []
-    for _, check in build.read_checks(chapter)[label]:
-        env: dict = {}
-        exec(compile(check, "<check>", "exec"), env)
-        test = next(v for k, v in env.items() if k.startswith("test_"))
-        args = test.__code__.co_varnames[:test.__code__.co_argcount]
-        try:
-            test(**{a: namespace[a] for a in args})
-        except Exception as exc:  # noqa: BLE001 - a failed check, whatever it raised
-            failed.append(f"{test.__name__}: {type(exc).__name__}: {exc}")
-    return failed
+def one_error_line(result, *words: str) -> None:
+    """``result``: a finished process, or ``(status, stderr)`` of :func:`build.main`."""
+    status, stderr = ((result.returncode, result.stderr)
+                      if isinstance(result, subprocess.CompletedProcess) else result)
+    assert status == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
 
 
-def test_named_wrong_answers_fail_every_time_and_the_solutions_pass():
-    """Precision averaged over every user (also those without a relevant item) and a
-    bootstrap without clipping fail; graded twice, the outcome is the same (fixed seeds)."""
-    precision = solution_functions(EVALUATION, "eval-ex-precision")
-    bootstrap = solution_functions(EVALUATION, "eval-ex-bootstrap")
-    all_users = (precision.replace("        if not relevant.any():\n            continue\n", "")
-                 .replace("        recalls.append(hits / relevant.sum())\n",
-                          "        if relevant.any():\n"
-                          "            recalls.append(hits / relevant.sum())\n"))
-    unclipped = (bootstrap
-                 .replace("np.clip(np.asarray(pred_a, dtype=float), *rating_scale)",
-                          "np.asarray(pred_a, dtype=float)")
-                 .replace("np.clip(np.asarray(pred_b, dtype=float), *rating_scale)",
-                          "np.asarray(pred_b, dtype=float)"))
-    assert all_users != precision and "np.clip" in bootstrap and "np.clip" not in unclipped
-    for label, right, wrong in [("eval-ex-precision", precision, all_users),
-                                ("eval-ex-bootstrap", bootstrap, unclipped)]:
-        assert failures(EVALUATION, label, right) == [], label
-        first = failures(EVALUATION, label, wrong)
-        assert len(first) == len(build.read_checks(EVALUATION)[label]), (label, first)
-        assert failures(EVALUATION, label, wrong) == first, f"{label}: not reproducible"
+@pytest.fixture
+def main(capsys):
+    """``build.main`` in this process: ``main(*args)`` gives ``(status, stderr)``."""
+    def call(*args: str) -> tuple[int, str]:
+        status = build.main(list(args))
+        return status, capsys.readouterr().err
+    yield call
+    build.use_overlay(None)
 
 
-def test_a_submission_that_calls_the_library_scores_zero():
-    """Each wrapper of chapter 2 (the graded function as a call of recsys_lib's) fails every
-    check with the guard's message; the student's own helper functions are not affected."""
-    wrappers = build.wrappers(EVALUATION)
-    assert {"eval-ex-errors", "eval-ex-precision"} <= set(wrappers)
-    for label, source in wrappers.items():
-        failed = failures(EVALUATION, label, source)
-        assert len(failed) == len(build.read_checks(EVALUATION)[label]), label
-        assert all("this check grades your own implementation: recsys_lib." in f
-                   and "is disabled here" in f for f in failed), failed
-    # the public checks do not name the library function a wrapper calls
-    for label, checks in build.read_checks(EVALUATION).items():
-        public = "\n".join(source for hidden, source in checks if not hidden)
-        for name in ("metrics.rmse", "metrics.mae", "ranking_metrics"):
-            assert name not in public, (label, name)
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_mistyped_chapter_or_a_foreign_out_folder_touches_nothing(tmp_path, main):
+    earlier = tmp_path / "course"  # a previous build: its marker and an edition
+    (earlier / "student" / "09_glocal_k").mkdir(parents=True)
+    (earlier / "student" / "09_glocal_k" / "09_glocal_k.ipynb").write_text("{}")
+    (earlier / build.MARKER).write_text("made by course/build.py\n")
+    before = tree(earlier)
+    one_error_line(run_build("--out", str(earlier), "09_glocl_k"), "09_glocl_k", "09_glocal_k")
+    assert tree(earlier) == before
+    mine = tmp_path / "thesis"  # a folder the script did not make, with an edition's name
+    (mine / "student").mkdir(parents=True)
+    (mine / "student" / "notes.md").write_text("keep me")
+    (mine / "draft.tex").write_text("keep me too")
+    before = tree(mine)
+    one_error_line(main("--out", str(mine), "09_glocal_k"), str(mine))
+    assert tree(mine) == before
+    one_error_line(main("--out", str(ROOT), "09_glocal_k"), "repository")
+
+
+def test_a_bad_private_overlay_is_one_error_line(tmp_path, main):
+    out = str(tmp_path / "out")
+    one_error_line(main("--out", out, "--private", str(tmp_path / "nowhere"), "09_glocal_k"),
+                   "no such folder")
+    overlay = tmp_path / "my-course"
+    (overlay / "checks").mkdir(parents=True)
+    (overlay / "checks" / "glk-ex-poll.py").write_text("# %% glk-ex-poll hidden\n")
+    one_error_line(main("--out", out, "--private", str(overlay), "09_glocal_k"),
+                   "glk-ex-poll", "unknown exercise label")
+    (overlay / "checks" / "glk-ex-poll.py").unlink()
+    (overlay / "checks" / "glk-ex-pool.py").write_text("# %% glk-ex-conv hidden\n")
+    one_error_line(main("--out", out, "--private", str(overlay), "09_glocal_k"), "glk-ex-conv")
+    (overlay / "checks" / "glk-ex-pool.py").unlink()
+    (overlay / "solutions.txt").write_text("?")
+    one_error_line(main("--out", out, "--private", str(overlay), "09_glocal_k"), "none of")
+    one_error_line(main("--out", out, "--private", str(ROOT / "course"), "09_glocal_k"),
+                   "inside the repository")
+    assert not (tmp_path / "out").exists()
+
+
+OVERLAY_EXERCISE = '''\
+```{exercise}
+:label: glk-ex-pool
+
+PRIVATE-PROMPT-{token}: write `global_kernel(reconstruction, bank, dot_scale, size)` as in the
+chapter, but pool with the median over users instead of the mean.
+```
+
+````{solution-start} glk-ex-pool
+:class: dropdown
+````
+
+```{code-cell} ipython3
+import numpy as np
+
+
+def global_kernel(reconstruction, bank, dot_scale, size):
+    """Median pooling over users, then a weighted sum of the item kernels."""
+    private_solution_{token} = np.median(reconstruction, axis=1)
+    return dot_scale * (private_solution_{token} @ bank).reshape(size, size)
+```
+
+````{solution-end}
+````
+'''
+
+OVERLAY_CHECKS = '''\
+# %% glk-ex-pool public
+def test_private_public_{token}(global_kernel):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    reconstruction, bank = rng.random((4, 5)), rng.random((4, 9))
+    assert global_kernel(reconstruction, bank, 1.0, 3).shape == (3, 3)
+
+# %% glk-ex-pool hidden
+def test_private_hidden_{token}(global_kernel):
+    import numpy as np
+    rng = np.random.default_rng(1)
+    reconstruction, bank = rng.random((6, 7)), rng.random((6, 9))
+    expected = 2.0 * (np.median(reconstruction, axis=1) @ bank).reshape(3, 3)
+    np.testing.assert_allclose(global_kernel(reconstruction, bank, 2.0, 3), expected)
+'''
+
+
+def test_a_private_overlay_replaces_an_exercise_and_its_hidden_check(tmp_path):
+    started = time.time()
+    token = uuid.uuid4().hex[:12]  # no file may hold it, but the overlay's
+    overlay = tmp_path / "my-course"
+    (overlay / "exercises").mkdir(parents=True)
+    (overlay / "checks").mkdir()
+    (overlay / "exercises" / "glk-ex-pool.md").write_text(
+        OVERLAY_EXERCISE.replace("{token}", token))
+    (overlay / "checks" / "glk-ex-pool.py").write_text(OVERLAY_CHECKS.replace("{token}", token))
+    (overlay / "exercises.yml").write_text("glk-ex-pool: {points: 5}\n")
+    out = tmp_path / "course"
+    result = run_build("--out", str(out), "--private", str(overlay), "09_glocal_k")
+    assert result.returncode == 0, result.stderr
+    student = student_text(out / "student")
+    instructor = student_text(out / "instructor")
+    assert f"PRIVATE-PROMPT-{token}" in student and "5 points, `glk-ex-pool`" in student
+    for secret in (f"private_solution_{token}", f"test_private_hidden_{token}"):
+        assert secret not in student and secret in instructor, secret
+    assert f"test_private_public_{token}" in student
+    public = {re.search(r"def (\w+)", s).group(1) for label, checks in
+              build.read_checks(ROOT / "notebooks" / "09_glocal_k.md").items()
+              for _, s in checks if label == "glk-ex-pool"}
+    assert public and not any(name in instructor for name in public)  # all replaced
+    assert "test_" in instructor and "glk-ex-conv" in instructor  # the rest kept
+    assert not list(out.glob("master")) and not list(out.glob(".building-*"))
+    # nothing of the overlay lands in the repository
+    for path in ROOT.rglob("*"):
+        if (".git" in path.parts or ".venv" in path.parts or not path.is_file()
+                or path.stat().st_mtime < started):
+            continue
+        assert token.encode() not in path.read_bytes(), path
+
+
+def test_student_notebooks_cite_equations_by_the_books_numbers():
+    numbers = build.equation_numbers()
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = [c["file"] for part in toc["parts"] if part.get("numbered")
+                for c in part["chapters"]]
+    # the book numbers chapters on across its parts, and equations (chapter.n) (numfig)
+    assert [Path(f).stem for f in numbered] == [c.stem for c in CHAPTERS]
+    assert all(f"notebooks/{c.stem}" in numbered[int(c.stem[:2]) - 1] for c in CHAPTERS)
+    assert numbers["eq-glk-pool"] == "9.1" and numbers["eq-svd-biased-mf"].startswith("3.")
+    cited = 0
+    for chapter in CHAPTERS:
+        parsed = build.parse_chapter(chapter)
+        texts = [t["body"] for t in parsed["preamble"] if t["kind"] == "markdown"]
+        texts += [e["prompt"] for e in parsed["exercises"]]
+        texts += [t["body"] for e in parsed["exercises"] for t in e["solution"]
+                  if t["kind"] != "code-cell"]
+        for text in texts:
+            plain = build.plain_markdown(text, chapter.stem)
+            for label in re.findall(r"\{eq\}`([^`]+)`", text):
+                assert f"({numbers[label]})" in plain, label
+                cited += 1
+            assert not re.search(r"eq-[a-z]|\{[a-z]+\}`|handed out as graded", plain), plain
+    assert cited >= 13
+
+
+def test_interpretation_questions_have_specific_prompts_and_point_rubrics():
+    questions = yaml.safe_load((ROOT / "course" / "interpretations.yml").read_text())
+    compute = [label for label, facts in CATALOGUE.items() if facts["kind"] == "compute"]
+    assert sorted(questions) == sorted(compute) and len(compute) >= 11
+    prompts = [q["prompt"] for q in questions.values()]
+    assert len(set(prompts)) == len(prompts)
+    for label, question in questions.items():
+        assert "what does your result" not in question["prompt"].lower(), label
+        points = [c["points"] for c in question["rubric"]]
+        assert len(points) >= 2 and all(p > 0 for p in points), label
+        assert all(len(c["criterion"]) > 40 for c in question["rubric"]), label
+        assert build.interpretation(label)["points"] == sum(points)
+    chapter = ROOT / "notebooks" / "09_glocal_k.md"
+    rubric = build.rubrics(chapter, build.exercise_facts())
+    assert "## glk-ex-select-interpretation (2 points)" in rubric
+    assert "| 1 | Reports the numbers" in rubric
+    nb, listed = build.master_notebook(chapter, build.exercise_facts())
+    text = "\n".join(c.source for c in nb.cells)
+    assert questions["glk-ex-select"]["prompt"] in text
+
+
+def test_the_gpu_exercise_is_a_bonus_outside_the_total():
+    facts = CATALOGUE["mf-ex-gpu"]
+    assert facts["points"] == 0 and facts["bonus"] > 0
+    chapter = ROOT / "notebooks" / "06_embedding_mf.md"
+    nb, listed = build.master_notebook(chapter, build.exercise_facts())
+    head = next(c.source for c in nb.cells if "name: mf-ex-gpu" in c.source)
+    assert "points: 0" in head
+    assert "bonus" in build.rubrics(chapter, build.exercise_facts())
+
