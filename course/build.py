@@ -332,24 +332,45 @@ def check_blocks(chapter: Path) -> list[tuple[str, str, str]]:
     return blocks
 
 
+def wrappers(chapter: Path) -> dict[str, str]:
+    """``{label: source}``: each graded function written as a call of the library function that
+    answers it (``# %% LABEL wrapper`` blocks). A wrapper must score 0: course/check.py grades
+    them as a submission. They never go into an edition."""
+    return {label: body.strip("\n") for label, kind, body in check_blocks(chapter)
+            if kind == "wrapper"}
+
+
 def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
     """``{label: [(hidden, test function source), ...]}`` from ``course/checks/NN_name.py``.
 
     Blocks start with ``# %% LABEL public`` or ``# %% LABEL hidden``; a ``# %% common`` block
-    is put at the top of every test function (each test must stand alone in the notebook).
+    is put at the top of every test function (each test must stand alone in the notebook),
+    then the grading rule of ``course/checks/guard.py``: the student's functions (the test's
+    parameters) run with recsys_lib's own code disabled, except the names of the exercise's
+    ``# %% LABEL allow`` block (whitespace-separated; what its solution legitimately calls).
+    ``# %% LABEL wrapper`` blocks are read by :func:`wrappers` only.
     """
+    blocks = check_blocks(chapter)
     common, checks = "", {}
-    for label, visibility, body in check_blocks(chapter):
+    allowed = {label: tuple(body.split()) for label, kind, body in blocks if kind == "allow"}
+    guard = (CHECKS / "guard.py").read_text().strip("\n")
+    for label, visibility, body in blocks:
         if label == "common":
             common = body.strip("\n")
             continue
+        if visibility in ("allow", "wrapper"):
+            continue
+        assert visibility in ("public", "hidden"), (label, visibility)
         tree = ast.parse(body)
         assert len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef), label
         function = tree.body[0]
         lines = body.strip("\n").splitlines()
         first = function.body[0].lineno - 1
         indent = " " * function.body[0].col_offset
-        source = "\n".join(lines[:first] + textwrap.indent(common, indent).splitlines()
+        rule = [f"{a.arg} = graded({a.arg}, {allowed.get(label, ())!r})"
+                for a in function.args.args]
+        prologue = common + "\n" + guard + "\n\n" + "\n".join(rule)
+        source = "\n".join(lines[:first] + textwrap.indent(prologue, indent).splitlines()
                            + lines[first:])
         checks.setdefault(label, []).append((visibility == "hidden", source))
     return checks
@@ -436,6 +457,15 @@ def stub_marked(source: str) -> str:
     return "\n".join(out)
 
 
+def autograder_requirements() -> list[str]:
+    """What ``autograder.zip`` installs beside otter (its environment.yml and requirements.txt),
+    so Gradescope's image and ``otter grade`` build once: the CPU build of the torch the
+    Makefile pins, and the book's package."""
+    torch = re.search(r'"torch==([^"]+)"', (ROOT / "Makefile").read_text()).group(1)
+    return ["--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch}+cpu",
+            f"recsys_lib @ git+{REPO_URL}"]
+
+
 def raw(text: str):
     return nbformat.v4.new_raw_cell(text)
 
@@ -446,7 +476,8 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
     config = {"name": chapter.stem, "init_cell": False, "check_all_cell": True,
               "export_cell": False, "run_tests": False, "solutions_pdf": False,
               "generate": {"pdf": False},
-              "tests": {"files": True, "ok_format": False}}
+              "tests": {"files": True, "ok_format": False},
+              "python_version": "3.11", "requirements": autograder_requirements()}
     cells = [raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)),
              nbformat.v4.new_markdown_cell(
                  f"# Exercises: {parsed['title']}\n\nThese exercises go with the chapter "

@@ -367,3 +367,79 @@ def test_the_gpu_exercise_is_a_bonus_outside_the_total():
     assert "points: 0" in head
     assert "bonus" in build.rubrics(chapter, build.exercise_facts())
 
+
+# --- grading: the checks run as otter runs them (each test function alone, the student's
+# functions passed by name), without otter, on chapter 2 (numbers only, no data) ----------
+
+EVALUATION = ROOT / "notebooks" / "02_evaluation.md"
+
+
+def solution_functions(chapter: Path, label: str) -> str:
+    """The graded function definitions of an exercise's solution (no apply-to-data code)."""
+    import ast
+    exercise = next(e for e in build.parse_chapter(chapter)["exercises"]
+                    if e["label"] == label)
+    parts = []
+    for token in exercise["solution"]:
+        if token["kind"] == "code-cell":
+            tree = ast.parse(token["body"])
+            parts += [ast.get_source_segment(token["body"], node) for node in tree.body
+                      if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
+    return "\n\n".join(parts)
+
+
+def failures(chapter: Path, label: str, source: str) -> list[str]:
+    """``name: error`` of every check of ``label`` that the definitions in ``source`` fail."""
+    namespace = {"__name__": "__main__"}
+    exec(compile("import numpy as np\n" + source, "<submission>", "exec"), namespace)
+    failed = []
+    for _, check in build.read_checks(chapter)[label]:
+        env: dict = {}
+        exec(compile(check, "<check>", "exec"), env)
+        test = next(v for k, v in env.items() if k.startswith("test_"))
+        args = test.__code__.co_varnames[:test.__code__.co_argcount]
+        try:
+            test(**{a: namespace[a] for a in args})
+        except Exception as exc:  # noqa: BLE001 - a failed check, whatever it raised
+            failed.append(f"{test.__name__}: {type(exc).__name__}: {exc}")
+    return failed
+
+
+def test_named_wrong_answers_fail_every_time_and_the_solutions_pass():
+    """Precision averaged over every user (also those without a relevant item) and a
+    bootstrap without clipping fail; graded twice, the outcome is the same (fixed seeds)."""
+    precision = solution_functions(EVALUATION, "eval-ex-precision")
+    bootstrap = solution_functions(EVALUATION, "eval-ex-bootstrap")
+    all_users = (precision.replace("        if not relevant.any():\n            continue\n", "")
+                 .replace("        recalls.append(hits / relevant.sum())\n",
+                          "        if relevant.any():\n"
+                          "            recalls.append(hits / relevant.sum())\n"))
+    unclipped = (bootstrap
+                 .replace("np.clip(np.asarray(pred_a, dtype=float), *rating_scale)",
+                          "np.asarray(pred_a, dtype=float)")
+                 .replace("np.clip(np.asarray(pred_b, dtype=float), *rating_scale)",
+                          "np.asarray(pred_b, dtype=float)"))
+    assert all_users != precision and "np.clip" in bootstrap and "np.clip" not in unclipped
+    for label, right, wrong in [("eval-ex-precision", precision, all_users),
+                                ("eval-ex-bootstrap", bootstrap, unclipped)]:
+        assert failures(EVALUATION, label, right) == [], label
+        first = failures(EVALUATION, label, wrong)
+        assert len(first) == len(build.read_checks(EVALUATION)[label]), (label, first)
+        assert failures(EVALUATION, label, wrong) == first, f"{label}: not reproducible"
+
+
+def test_a_submission_that_calls_the_library_scores_zero():
+    """Each wrapper of chapter 2 (the graded function as a call of recsys_lib's) fails every
+    check with the guard's message; the student's own helper functions are not affected."""
+    wrappers = build.wrappers(EVALUATION)
+    assert {"eval-ex-errors", "eval-ex-precision"} <= set(wrappers)
+    for label, source in wrappers.items():
+        failed = failures(EVALUATION, label, source)
+        assert len(failed) == len(build.read_checks(EVALUATION)[label]), label
+        assert all("this check grades your own implementation: recsys_lib." in f
+                   and "is disabled here" in f for f in failed), failed
+    # the public checks do not name the library function a wrapper calls
+    for label, checks in build.read_checks(EVALUATION).items():
+        public = "\n".join(source for hidden, source in checks if not hidden)
+        for name in ("metrics.rmse", "metrics.mae", "ranking_metrics"):
+            assert name not in public, (label, name)
