@@ -105,9 +105,12 @@ course-check: course data
 # make grade SUBMISSIONS=dir: grades a folder of submissions (one .ipynb per student, or one
 # folder per student) without Docker; one gradebook CSV in GRADES (default _build/grades).
 GRADES ?= _build/grades
-grade: course
+# (the folder is checked before the course is built)
+grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "error: make grade needs SUBMISSIONS=folder" >&2; \
 	  exit 2; }
+	@$(BIN)/python course/grade.py "$(SUBMISSIONS)" --check-only
+	$(MAKE) --no-print-directory course
 	OMP_NUM_THREADS=1 $(BIN)/python course/grade.py "$(SUBMISSIONS)" --course _build/course \
 	  --out "$(GRADES)" --jobs 2
 

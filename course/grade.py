@@ -7,7 +7,8 @@ metadata (``otter.assignment_name``, which the course edition writes) or else fr
 name. The gradebook has one row per student, one column per auto-graded question (in the
 catalogue's order; empty where the student handed in no notebook of that chapter) and the
 total. otter's full results of each notebook go to ``OUT/STUDENT/CHAPTER/``.
-Usage: ``python course/grade.py SUBMISSIONS [--course _build/course] [--out _build/grades]``.
+Usage: ``python course/grade.py SUBMISSIONS [--course _build/course] [--out _build/grades]
+[--check-only]``.
 Bad input (no such folder, an empty one, a file that is not a notebook, a notebook of no
 chapter) gets one ``error:`` line and exit status 2, before anything is graded.
 """
@@ -121,12 +122,18 @@ def main() -> None:
     parser.add_argument("--course", type=Path, default=ROOT / "_build" / "course")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "grades")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--check-only", action="store_true",
+                        help="check the submissions folder and stop (make grade runs this "
+                             "before it builds the course)")
     args = parser.parse_args()
     course, out = args.course.resolve(), args.out.resolve()
+    chapters = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.md")}
     try:
-        questions = question_order(course)
-        chapters = {p.name for p in (course / "instructor").iterdir() if p.is_dir()}
         work = submissions(args.submissions.resolve(), chapters)
+        if args.check_only:
+            print(f"{len(work)} notebooks of {len({s for s, _, _ in work})} students")
+            return
+        questions = question_order(course)
     except GradingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -443,3 +443,30 @@ def test_a_submission_that_calls_the_library_scores_zero():
         public = "\n".join(source for hidden, source in checks if not hidden)
         for name in ("metrics.rmse", "metrics.mae", "ranking_metrics"):
             assert name not in public, (label, name)
+
+
+def test_grade_refuses_bad_submissions_with_one_error_line(tmp_path, monkeypatch, capsys):
+    """make grade's script: no such folder, an empty one, a stray file, a broken notebook
+    and a notebook of no chapter each get one error: line and exit status 2, and nothing is
+    written (the gradebook's folder is not even made)."""
+    spec = importlib.util.spec_from_file_location("course_grade", ROOT / "course" / "grade.py")
+    grade = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grade)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "notes.txt").write_text("hi")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "ann.ipynb").write_text("{")
+    (tmp_path / "other").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "other" / "essay.ipynb")
+    out = tmp_path / "grades"
+    cases = {"missing": "no such folder", "empty": "is empty", "stray": "is not a notebook",
+             "broken": "is not a notebook", "other": "no chapter of the course"}
+    for folder, words in cases.items():
+        monkeypatch.setattr(sys, "argv", ["grade.py", str(tmp_path / folder), "--out", str(out)])
+        with pytest.raises(SystemExit) as exit_:
+            grade.main()
+        assert exit_.value.code == 2, folder
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+        assert not out.exists()
