@@ -50,6 +50,7 @@ CHAPTERS = ("test_students.py::test_generated_notebook_runs_from_an_empty_folder
             "test_course.py::test_student_edition_holds_no_solution",
             "test_course.py::test_student_notebooks_start_with_the_colab_setup_cell",
             "test_course.py::test_catalogue_is_on_the_instructors_page",
+            "test_course.py::test_course_notebooks_of_chapters_9_to_12_run_from_an_empty_folder",
             "test_browser.py", "test_template.py::test_template_runs")
 #: tests that take more than about two seconds on two cores (durations of a make test run)
 SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
