@@ -92,6 +92,8 @@ def koren_targets(split: Split, n_random: int = 1000, top: float | None = None
 def recall_curve(ranks: np.ndarray, max_n: int = 20) -> np.ndarray:
     """recall@N for N = 1 .. ``max_n``: the share of ranks below N."""
     ranks = np.asarray(ranks)
+    if not ranks.size:  # no target: undefined, without numpy's empty-mean warning
+        return np.full(max_n, np.nan)
     return np.array([(ranks < n).mean() for n in range(1, max_n + 1)])
 
 
@@ -101,7 +103,9 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
 
     A test item is relevant when its rating reaches ``threshold`` (default three quarters up
     the scale: 4 on 1-5). Averages are over users with a relevant test item; binary gains;
-    ties in scores are broken by item index. Returns ``recall@k``, ``ndcg@k`` and ``users``.
+    ties in scores are broken by item index. Returns ``recall@k``, ``ndcg@k`` and ``users``;
+    with no relevant test rating at all, both averages are NaN (undefined; ``null`` in a
+    record) and ``users`` is 0, and no warning is raised.
     """
     threshold = relevance_threshold(split.rating_scale) if threshold is None else threshold
     relevant = [set() for _ in range(split.n_users)]
@@ -126,6 +130,8 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
             ideal = discounts[:min(k, len(relevant[user]))].sum()
             recalls.append(hits.sum() / len(relevant[user]))
             ndcgs.append(float(hits @ discounts) / ideal)
+    if not len(users):  # nothing to average: undefined, said by users = 0, without a warning
+        return {f"recall@{k}": float("nan"), f"ndcg@{k}": float("nan"), "users": 0}
     return {f"recall@{k}": float(np.mean(recalls)), f"ndcg@{k}": float(np.mean(ndcgs)),
             "users": int(len(users))}
 
@@ -148,8 +154,8 @@ def topn_summary(model, split: Split, n_random: int = 1000, max_n: int = 20, k: 
         "koren_random_items": n_random,
         "koren_recall": [float(r) for r in recall_curve(ranks, max_n)] if defined else None,
         "koren_mean_percentile": float((ranks / n_random).mean()) if defined else None,
-        f"full_recall@{k}": full[f"recall@{k}"],
-        f"full_ndcg@{k}": full[f"ndcg@{k}"],
+        f"full_recall@{k}": full[f"recall@{k}"] if full["users"] else None,
+        f"full_ndcg@{k}": full[f"ndcg@{k}"] if full["users"] else None,
         "full_users": full["users"],
     }
     return summary, ranks
