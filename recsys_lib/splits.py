@@ -116,7 +116,7 @@ class Split:
         order = np.random.default_rng(seed).permutation(len(self.train))
         n_validation = int(round(fraction * len(self.train)))
         held_out, kept = order[:n_validation], np.sort(order[n_validation:])
-        carved = replace(self, name=f"{self.name}/validation-{fraction:g}-seed{seed}",
+        carved = replace(self, name=validation_name(self.name, fraction, seed),
                          train=self.train.take(kept), test=self.train.take(np.sort(held_out)))
         carved.check_not_empty()
         return carved
@@ -276,6 +276,12 @@ VALIDATION_NAME = re.compile(
     r"^(?P<base>.+)/validation-(?P<fraction>[0-9.eE+-]+)-seed(?P<seed>[0-9]+)$")
 
 
+def validation_name(base: str, fraction: float, seed: int) -> str:
+    """The name of ``base``'s validation slice: the fraction written in full (the shortest
+    text that reads back as the same float), so a name always loads the split it names."""
+    return f"{base}/validation-{float(fraction)!r}-seed{int(seed)}"
+
+
 def load_split(dataset: str, split: str | None = None) -> Split:
     """The canonical split ``split`` of ``dataset`` (its default split when None).
 
@@ -290,6 +296,9 @@ def load_split(dataset: str, split: str | None = None) -> Split:
         base = load_split(dataset, carved["base"])
         try:
             fraction = float(carved["fraction"])
+            canonical = validation_name(carved["base"], fraction, int(carved["seed"]))
+            if canonical != name:  # 0.10, 1e-1 or seed01 would load a split named otherwise
+                raise ValueError(f"write it as {canonical!r}, the name of the split it loads")
             return base.with_validation(fraction, seed=int(carved["seed"]))
         except ValueError as error:
             raise UnknownNameError(f"split {name!r}: {error}") from None

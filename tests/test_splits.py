@@ -119,3 +119,17 @@ def test_synthetic_split_is_seeded_and_sized():
     assert len(first.train) + len(first.test) == 700
     np.testing.assert_array_equal(first.test.ratings, again.test.ratings)
     assert set(np.unique(first.train.ratings)) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+
+
+def test_a_long_validation_fraction_loads_the_split_it_names(tiny_split):
+    """The name kept six digits (0.1234567 was named 0.123457, a different split when
+    loaded by that name); a fraction written otherwise than its name is refused."""
+    carved = tiny_split.with_validation(0.1234567, seed=3)
+    assert carved.name == "synthetic/validation-0.1234567-seed3"
+    long = load_split("ml-100k", "u1/validation-0.1234567-seed0")
+    assert long.name == "u1/validation-0.1234567-seed0"
+    assert len(long.test) == round(0.1234567 * 80000)
+    for written in ("0.10", "1e-1", "0.1-seed01"):
+        name = f"u1/validation-{written}" + ("" if "seed" in written else "-seed1")
+        with pytest.raises(UnknownNameError, match="write it as 'u1/validation-0.1-seed1'"):
+            load_split("ml-100k", name)
