@@ -79,6 +79,58 @@ def test_several_values(reg_sweep):
                                                          "n_hidden": 6})
         assert np.isclose(got[reg], ref["validation_rmse"]), reg
 
+
+# %% autorec-ex-train public
+def test_the_objective_falls(train_autorec):
+    R = rng.integers(1, 6, (15, 12)).astype(float)
+    mask = (rng.random((15, 12)) < 0.4).astype(float)
+    R *= mask
+    params, losses = train_autorec(R, mask, 4, 1.0, n_epochs=30, lr=0.05, seed=1)
+    assert len(losses) == 30, "one objective value per Adam step"
+    shapes = {k: np.shape(v) for k, v in params.items()}
+    assert shapes == {"V": (12, 4), "mu": (4,), "W": (4, 12), "b": (12,)}, shapes
+    assert losses[-1] < 0.5 * losses[0], "thirty Adam steps must lower the objective"
+
+# %% autorec-ex-train hidden
+def test_the_start_and_the_mask(train_autorec):
+    R = rng.integers(1, 6, (20, 16)).astype(float)
+    mask = (rng.random((20, 16)) < 0.3).astype(float)
+    R *= mask
+    params, losses = train_autorec(R, mask, 5, 2.0, n_epochs=10, lr=0.03, seed=4)
+    gen = torch.Generator().manual_seed(4)
+    V = 0.1 * torch.randn(16, 5, generator=gen).double().numpy()
+    W = 0.1 * torch.randn(5, 16, generator=gen).double().numpy()
+    b = np.full(16, R.sum() / mask.sum())
+    out = 1 / (1 + np.exp(-(R @ V))) @ W + b
+    start = (((R - out) * mask) ** 2).sum() + 1.0 * ((W ** 2).sum() + (V ** 2).sum())
+    assert np.isclose(losses[0], start, rtol=1e-4), "the objective before the first step"
+    # what is stored where mask is 0 must not matter
+    noisy = np.where(mask > 0, R, rng.normal(0, 50, R.shape))
+    again, losses_again = train_autorec(noisy, mask, 5, 2.0, n_epochs=10, lr=0.03, seed=4)
+    assert np.allclose(losses, losses_again, rtol=1e-5), "unobserved entries changed the loss"
+    for name in ("V", "mu", "W", "b"):
+        assert np.allclose(params[name], again[name], atol=1e-5), name
+
+# %% autorec-ex-train hidden
+def test_beats_the_item_mean_on_held_out_ratings(train_autorec):
+    n_items, n_users = 40, 60
+    item_f, user_f = rng.normal(0, 1, (n_items, 3)), rng.normal(0, 1, (n_users, 3))
+    truth = np.clip(np.round(3.2 + 0.6 * item_f @ user_f.T / np.sqrt(3)
+                             + rng.normal(0, 0.3, (n_items, n_users))), 1, 5)
+    observed = rng.random(truth.shape) < 0.5
+    held = observed & (rng.random(truth.shape) < 0.2)
+    train = (observed & ~held).astype(float)
+    params, losses = train_autorec(truth * train, train, 8, 1.0, n_epochs=300, lr=0.02,
+                                   seed=0)
+    R = truth * train
+    out = 1 / (1 + np.exp(-(R @ params["V"] + params["mu"]))) @ params["W"] + params["b"]
+    pred = np.clip(out[held], 1, 5)
+    means = R.sum(1) / np.maximum(train.sum(1), 1)
+    own = np.sqrt(np.mean((pred - truth[held]) ** 2))
+    baseline = np.sqrt(np.mean((np.broadcast_to(means[:, None], truth.shape)[held]
+                                - truth[held]) ** 2))
+    assert own < 0.95 * baseline, (own, baseline)
+
 # %% autorec-ex-reg allow
 recsys_lib.training.run
 
