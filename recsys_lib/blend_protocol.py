@@ -14,7 +14,8 @@ import numpy as np
 from .analysis import bootstrap_rmse, paired_bootstrap
 from .blend import FWLS, choose_reg, support_features
 from .errors import MissingRecordError, UsageError
-from .ledger import check_record_target, print_then_record, read_entries
+from .ledger import check_record_target, read_entries
+from .outputs import print_then_record
 from .metrics import rmse
 from .plan import STUDY_SPLITS
 from .records import results_dir

@@ -16,10 +16,10 @@ import sys
 from . import data, splits
 from .command import Once, Parser, add_train_arguments, integer, normalise_argv, parse_params
 from .errors import RecordFileError, RecsysError, UsageError
-from .ledger import (check_json_target, check_record_target, dumps, print_then_record,
-                     real_target, write_json_line)
+from .ledger import check_record_target, dumps
+from .outputs import check_json_target, print_then_record, same_file, write_json_line
 from .params import check_seed
-from .predictions import check_predictions_target, save_predictions
+from .predictions import check_predictions_target, run_identity, save_predictions
 
 # --------------------------------------------------------------------------------------------
 # Commands
@@ -65,12 +65,7 @@ def _cmd_models(args) -> None:
 def _cmd_results(args) -> None:
     from . import plan
 
-    runs = plan.results_plan(args.model)
-    if args.dataset:
-        runs = [run for run in runs if run.dataset == args.dataset]
-    if args.part:
-        wanted = args.part == "leaderboard"
-        runs = [run for run in runs if (run.part == "leaderboard") == wanted]
+    runs = plan.select_runs(args.model, args.dataset, args.part)  # nothing selected: error
     failed = plan.run_plan(runs, limit=args.limit, dry_run=args.dry_run, threads=args.threads)
     if failed:
         raise RecsysError(f"{failed} run(s) of the results plan failed (see above)")
@@ -86,15 +81,24 @@ def _check_train(args) -> dict:
     """Every check of a train command that can be made before training; the params."""
     check_seed(args.seed)
     params = parse_params(args.model, args.param)
-    if args.record is not None and args.json is not None \
-            and real_target(args.record) == real_target(args.json):
-        raise UsageError(f"--record and --json name the same file {args.record}")
+    outputs = [(flag, value) for flag, value in (("--record", args.record),
+               ("--json", args.json), ("--predictions", args.predictions)) if value is not None]
+    for index, (flag, value) in enumerate(outputs):
+        for other, other_value in outputs[index + 1:]:
+            if same_file(value, other_value):
+                shown = value if value == other_value else f"{value} and {other_value}"
+                raise UsageError(f"{flag} and {other} name the same file ({shown}); each "
+                                 "needs a file of its own")
     if args.record is not None:
         check_record_target(args.record)
     if args.json is not None:
         check_json_target(args.json)
     if args.predictions is not None:
         check_predictions_target(args.predictions)
+    if sys.stdout is None and args.record is None and args.json is None:
+        raise UsageError("standard output is closed and neither --record nor --json is given, "
+                         "so the run's summary would be lost; open standard output or name "
+                         "a file")
     return params
 
 
@@ -107,7 +111,8 @@ def _cmd_train(args) -> None:
 
     def write_predictions(path, _):
         try:
-            save_predictions(path, arrays["split"], arrays["pred"], arrays.get("koren_ranks"))
+            save_predictions(path, arrays["split"], arrays["pred"], arrays.get("koren_ranks"),
+                             run=run_identity(summary, args.argv))
         except OSError as exc:
             raise RecordFileError(f"could not write {path}: {exc.strerror or exc}") from None
 
@@ -163,7 +168,24 @@ def build_parser() -> Parser:
     return parser
 
 
+def _open_standard_streams() -> None:
+    """Put the null device on a closed standard descriptor (0, 1 or 2), so no file this
+    run opens takes its number (a library writing to "standard output" would write into
+    it). A closed standard output stays None in ``sys``: the summary then says so."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _open_standard_streams()
     argv = normalise_argv(sys.argv[1:] if argv is None else list(argv))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:

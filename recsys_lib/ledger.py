@@ -3,13 +3,19 @@
 A record file is JSON Lines: one finished run per line (the summary printed by
 ``python -m recsys_lib train ...`` plus ``command``, ``recorded_on`` and ``machine``).
 Blank lines are allowed; any other line that is not one JSON object makes the file damaged,
-and every reader and writer here refuses it with the file name and line number.
+and every reader and writer here refuses it with the file name and line number. The one
+exception is an *incomplete last line* (no final newline, not valid JSON): the trace of a
+write cut short by a power cut or a killed process. Readers ignore it and say so; the next
+record written removes it and says so. A last line that is whole but lacks its newline is
+an ordinary line.
 
 How a record is written (:func:`append_record`):
 
 * under an exclusive ``flock`` on the record file itself (re-taken if another process
   replaced the file while we waited), so concurrent appenders never lose a line;
 * a new command as one complete line appended with a single write (old bytes untouched);
+  if the write fails (a full disk, a file-size limit) the file is truncated back to its old
+  length, so a line is whole or absent;
 * a command already in the file replaces its line: the whole file is written to a unique
   temporary name in the same folder, fsynced and renamed over the old one, so a process
   killed at any point leaves the old or the new file, never a half-written one;
@@ -28,6 +34,7 @@ import errno
 import fcntl
 import glob
 import json
+import logging
 import math
 import os
 import re
@@ -37,10 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_output_path, new_file_mode
+from .checks import check_output_path
 from .errors import RecordFileError, RecsysError
 from .machine import machine_facts
 
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Strict JSON
@@ -76,10 +84,38 @@ def dumps(value) -> str:
 # Reading
 
 
+def split_tail(text: str) -> tuple[str, str]:
+    """(the whole lines of ``text``, an incomplete last line or ""). A last line without
+    its newline that is valid JSON is whole (written by hand, or cut exactly there)."""
+    if not text or text.endswith("\n"):
+        return text, ""
+    start = text.rfind("\n") + 1
+    last = text[start:]
+    if not last.strip():
+        return text, ""
+    try:
+        json.loads(last)
+        return text, ""
+    except ValueError:
+        return text[:start], last
+
+
+def incomplete_line_note(path: Path, text: str, partial: str, action: str) -> str:
+    """The message for an incomplete last line of ``path``: where, what and ``action``."""
+    return (f"{path}, line {text.count(chr(10)) + 1}: an incomplete last line "
+            f"({len(partial.encode('utf-8', 'replace'))} bytes, starting {partial[:30]!r}), "
+            f"left by an interrupted write, {action}")
+
+
 def parse_lines(path: Path, text: str) -> list[tuple[int, str, dict]]:
-    """(line number, raw line, entry) of every non-blank line; RecordFileError otherwise."""
+    """(line number, raw line, entry) of every non-blank line; RecordFileError otherwise.
+    An incomplete last line (:func:`split_tail`) is skipped with a warning."""
+    whole, partial = split_tail(text)
+    if partial:
+        log.warning(incomplete_line_note(path, whole, partial, "is ignored (the next record "
+                                         "written to the file removes it)"))
     entries = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(whole.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -96,16 +132,27 @@ def parse_lines(path: Path, text: str) -> list[tuple[int, str, dict]]:
 
 
 def read_text(path: Path) -> str:
+    """The text of a record file. Bytes that are not UTF-8 in an unfinished last line (a
+    write cut inside a character) are read as replacement characters; anywhere else they
+    make the file refused."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except IsADirectoryError:
         raise RecordFileError(f"{path} is a directory, not a record file") from None
-    except UnicodeDecodeError as exc:
-        raise RecordFileError(f"{path} is not a text record file ({exc.reason} at byte "
-                              f"{exc.start})") from None
     except OSError as exc:
         raise RecordFileError(f"cannot read the record file {path}: "
                               f"{exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n") + 1
+        if not data.endswith(b"\n") and exc.start >= start:
+            try:
+                return data[:start].decode("utf-8") + data[start:].decode("utf-8", "replace")
+            except UnicodeDecodeError as inner:
+                exc = inner
+        raise RecordFileError(f"{path} is not a text record file ({exc.reason} at byte "
+                              f"{exc.start})") from None
 
 
 def read_entries(path: str | Path) -> list[dict]:
@@ -171,10 +218,11 @@ def writable_target(path: str | Path, what: str = "record file") -> Path:
 
 
 def _locked(target: Path) -> int:
-    """A descriptor of ``target`` (created if missing) holding an exclusive lock on the
-    file now at that path (re-opened when another writer renamed a new file over it)."""
+    """A descriptor of ``target`` (created if missing, opened for appending) holding an
+    exclusive lock on the file now at that path (re-opened when another writer renamed a
+    new file over it)."""
     while True:
-        fd = os.open(target, os.O_RDONLY | os.O_CREAT, 0o666)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if os.stat(target).st_ino == os.fstat(fd).st_ino:
@@ -224,20 +272,29 @@ def _command_pattern(command: list[str]) -> re.Pattern:
     return re.compile(r'"command"\s*:\s*\[\s*' + tokens + r"\s*\]")
 
 
-def _append_line(target: Path, text: str, line: str) -> None:
-    """One complete line appended with a single write (the file's old bytes are never
-    touched, so a kill or power cut can at worst lose the new line)."""
-    if text and not text.endswith("\n"):
-        raise RecordFileError(f"{target}, line {text.count(chr(10)) + 1}: damaged record (the "
-                              "last line is incomplete); repair or remove that line")
-    data = (line + "\n").encode("utf-8")
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+def _append_line(fd: int, target: Path, text: str, line: str) -> None:
+    """One complete line appended with a single write to the locked ``fd``: the file's old
+    bytes are never touched, and a write that fails (a full disk, a file-size limit) is
+    undone by truncating the file back, so the new line is whole or absent. An incomplete
+    last line is removed first, and a whole last line without its newline gets one."""
+    whole, partial = split_tail(text)
+    size = os.fstat(fd).st_size
+    if partial:
+        size = len(whole.encode("utf-8"))  # the whole lines decode exactly (read_text)
+        log.warning(incomplete_line_note(target, whole, partial, "was removed"))
+        os.ftruncate(fd, size)
+    data = (("\n" if whole and not whole.endswith("\n") else "") + line + "\n"
+            ).encode("utf-8")
     try:
         written = os.write(fd, data)
         while written < len(data):  # a short write: finish the line
             written += os.write(fd, data[written:])
-    finally:
-        os.close(fd)
+    except BaseException:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise
 
 
 def append_record(path: str | Path, command: list[str], summary: dict,
@@ -262,12 +319,15 @@ def append_record(path: str | Path, command: list[str], summary: dict,
             text = read_text(target)
             _clean_orphans(target)
             pattern = _command_pattern(entry["command"])
-            if not pattern.search(text):
-                _append_line(target, text, line)
+            if not pattern.search(split_tail(text)[0]):
+                _append_line(fd, target, text, line)
                 return target
             # only the lines the pattern finds are parsed (the whole file was checked
-            # before the run); blank lines are dropped
-            kept = [raw for raw in text.split("\n") if raw.strip() and not (
+            # before the run); blank lines and an incomplete last line are dropped
+            whole, partial = split_tail(text)
+            if partial:
+                log.warning(incomplete_line_note(target, whole, partial, "was removed"))
+            kept = [raw for raw in whole.split("\n") if raw.strip() and not (
                 pattern.search(raw) and parse_lines(target, raw)[0][2].get("command")
                 == entry["command"])]
             mode = stat.S_IMODE(os.fstat(fd).st_mode)
@@ -278,44 +338,8 @@ def append_record(path: str | Path, command: list[str], summary: dict,
         reason = exc.strerror or str(exc)
         if exc.errno == errno.ENOSPC:
             reason = "no space left on the device"
-        raise RecordFileError(f"could not write the record file {target}: {reason}") from None
+        elif exc.errno == errno.EFBIG:
+            reason = "the file would exceed the file-size limit"
+        raise RecordFileError(f"could not write the record file {target}: {reason}; it is as "
+                              "it was before this run") from None
     return target
-
-
-def check_json_target(path: str | Path) -> Path:
-    """Refuse, before a run, a ``--json`` target that could not be written (a directory, a
-    read-only file, a folder that cannot be written); links are written through."""
-    return writable_target(path, "--json file")
-
-
-def write_json_line(path: str | Path, line: str) -> None:
-    """Replace the file at ``path`` by ``line`` (one JSON object), atomically."""
-    target = check_json_target(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else new_file_mode()
-        write_replacing(target, line + "\n", mode)
-    except OSError as exc:
-        raise RecordFileError(f"could not write {target}: {exc.strerror or exc}") from None
-
-
-def print_then_record(summary: dict, command: list[str], record: str | Path | None = None,
-                      writes: tuple = ()) -> None:
-    """The last step of ``train`` and ``blend``: print ``summary`` as one JSON line on
-    standard output first (whatever then happens to the files, the run is not lost), then
-    make each ``(flag, target, write)`` of ``writes`` (``write(target, line)``; a ``None``
-    target is skipped) and append the run to ``record``, in that order. Every write is
-    tried; the failures are raised together as one RecordFileError naming their flags."""
-    line = dumps(summary)
-    print(line, flush=True)
-    problems = []
-    steps = (*writes, ("--record", record, lambda path, _: append_record(path, command, summary)))
-    for flag, target, write in steps:
-        if target is not None:
-            try:
-                write(target, line)
-            except RecsysError as exc:
-                problems.append(f"{flag}: {exc}")
-    if problems:
-        raise RecordFileError("; ".join(problems) + "; the summary is the last line on "
-                              "standard output")

@@ -201,14 +201,15 @@ def test_models_command_shows_module_and_chapter(capsys):
 # The package's layers, lowest first: a module imports only from its own layer or lower ones
 # (lazy imports inside functions included), and no import cycle exists.
 LAYERS = [
-    {"errors", "glossary", "machine", "reference", "style", "display"},  # facts, vocabulary
+    {"errors", "glossary", "machine", "reference", "style", "display",
+     "children"},  # facts, vocabulary; child processes that stop with their parent
     {"params", "checks", "cache", "cache_folder", "metrics", "torch_utils",
      "spark_runtime"},  # checks, engines
     {"data", "splits", "selection", "blend", "analysis", "topn",
      "distributed", "synthetic"},  # data and measures; the minibatch loop on one process
     # or several; the synthetic stand-in
     {"models", "failure_demos"},  # the models
-    {"training", "ledger", "predictions", "command", "describe", "protocol",
+    {"training", "ledger", "outputs", "predictions", "command", "describe", "protocol",
      "synthetic_calibration"},  # a run, files; the stand-in's calibration
     {"records"},  # reading the records
     {"reproduction", "plan"},  # retraining; the Results plan

@@ -82,3 +82,39 @@ def test_record_of_changed_defaults_is_stale():
     defaults = {"n_epochs": 10, "reg_user": 15.0, "reg_item": 10.0, "seed": 3}
     assert matches_current_defaults("baseline", defaults)
     assert not matches_current_defaults("baseline", {**defaults, "n_epochs": 20})
+
+
+@pytest.mark.parametrize("how", ["same", "dot", "symlink", "hardlink", "record"])
+def test_one_file_named_twice_is_refused_before_training(tmp_path, how):
+    from _cli import assert_user_error, cli
+
+    train = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
+    kept = tmp_path / "p.npz"
+    kept.write_bytes(b"kept")
+    other = {"same": "p.npz", "dot": "./sub/../p.npz", "symlink": "link.npz",
+             "hardlink": "hard.npz", "record": "link.npz"}[how]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.npz").symlink_to(kept)
+    (tmp_path / "hard.npz").hardlink_to(kept)
+    flag = "--record" if how == "record" else "--json"
+    result = cli(*train, "--predictions", "p.npz", flag, other, cwd=tmp_path)
+    assert_user_error(result, "name the same file", "--predictions", flag)
+    assert result.stdout == "" and kept.read_bytes() == b"kept"
+
+
+def test_json_never_replaces_a_file_that_is_not_a_summary(tmp_path):
+    from _cli import assert_user_error, cli
+
+    record = tmp_path / "runs.jsonl"
+    record.write_text('{"a": 1}\n{"a": 2}\n')
+    source = tmp_path / "notes.py"
+    source.write_text("print('kept')\n")
+    train = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
+    assert_user_error(cli(*train, "--json", str(record)), "holds 2 lines", "never replaced")
+    assert_user_error(cli(*train, "--json", str(source)), "not one JSON summary")
+    assert record.read_text() == '{"a": 1}\n{"a": 2}\n'
+    assert source.read_text() == "print('kept')\n"
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"model": "old"}\n')  # an earlier --json summary is replaced
+    assert cli(*train, "--json", str(summary)).returncode == 0
+    assert json.loads(summary.read_text())["model"] == "global-mean"

@@ -116,7 +116,7 @@ def test_train_record_killed_at_random_points(tmp_path):
 
 @pytest.mark.parametrize("damage, number", [
     ('{"a": 1}\n}\n', 2),                  # the last line truncated to "}"
-    ('{"a": 1}\n\n{"a": 2', 3),            # blank line, then a half-written line
+    ('{"a": 1}\n\n{"a": 2\n{"a": 3}\n', 3),  # a half-written line, then a whole one
     ('not json\n', 1),
     ('{"a": 1}\n[1, 2]\n', 2),             # JSON, but not an object
 ])
@@ -335,9 +335,100 @@ def test_new_commands_append_and_repeated_commands_replace(tmp_path):
     assert [e["rmse"] for e in ledger.read_entries(record)] == [2]
 
 
-def test_incomplete_last_line_is_never_appended_to(tmp_path):
+def test_incomplete_last_line_is_ignored_by_readers_and_removed_by_the_next_write(
+        tmp_path, caplog):
     record = tmp_path / "runs.jsonl"
-    record.write_text('{"a": 1}\n{"a": 2')
-    with pytest.raises(RecordFileError, match="line 2"):
-        ledger.append_record(record, ["train", "y"], _line(0))
-    assert record.read_text() == '{"a": 1}\n{"a": 2'
+    record.write_bytes('{"a": 1}\n{"a": "caf\u00e9 \u00e9t'.encode()[:-1])  # cut in a character
+    assert ledger.read_entries(record) == [{"a": 1}]
+    assert "line 2: an incomplete last line" in caplog.text and "ignored" in caplog.text
+    ledger.check_record_target(record)  # a run may start
+    ledger.append_record(record, ["train", "y"], _line(0))
+    assert "was removed" in caplog.text
+    assert record.read_text().startswith('{"a": 1}\n{"model": "m"')
+    assert [e.get("command") for e in ledger.read_entries(record)] == [None, ["train", "y"]]
+    assert record.read_text().endswith("\n")
+
+
+def test_a_last_line_without_its_newline_is_whole_and_the_next_line_follows(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    record.write_text('{"a": 1}\n{"a": 2}')
+    ledger.check_record_target(record)
+    ledger.append_record(record, ["train", "y"], _line(0))
+    entries = ledger.read_entries(record)
+    assert [e.get("a") for e in entries] == [1, 2, None] and record.read_text().count("\n") == 3
+    record.write_text('{"command": ["train", "y"], "a": 1}')  # the replacing path too
+    ledger.append_record(record, ["train", "y"], _line(1))
+    assert len(ledger.read_entries(record)) == 1
+
+
+def test_a_write_cut_short_by_a_full_disk_is_undone(tmp_path, monkeypatch):
+    record = tmp_path / "runs.jsonl"
+    ledger.append_record(record, ["train", "x"], _line(0))
+    before = record.read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd, data):  # the disk fills in the middle of the line
+        if len(data) > 10:
+            return real_write(fd, data[:len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(RecordFileError, match="no space left.*as it was before"):
+        ledger.append_record(record, ["train", "y"], _line(1))
+    monkeypatch.undo()
+    assert record.read_bytes() == before
+    ledger.append_record(record, ["train", "y"], _line(1))
+    assert len(ledger.read_entries(record)) == 2
+
+
+LIMITED = """
+import resource, sys
+from recsys_lib.ledger import append_record
+size = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+append_record(sys.argv[1], ["train", "y"], {"model": "m", "pad": "x" * 400})
+"""
+
+
+def test_a_file_size_limit_mid_append_leaves_the_file_as_it_was(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    ledger.append_record(record, ["train", "x"], _line(0))
+    before = record.read_bytes()
+    result = subprocess.run([sys.executable, "-c", LIMITED, str(record),
+                             str(len(before) + 100)], env=child_env(), capture_output=True,
+                            text=True)
+    assert result.returncode != 0 and "file-size limit" in result.stderr, result.stderr
+    assert record.read_bytes() == before
+    # through the command line: the summary is kept on standard output, the file intact
+    train = subprocess.run(["prlimit", f"--fsize={len(before) + 100}", sys.executable, "-m",
+                            "recsys_lib", *TRAIN, "--record", str(record)], env=child_env(),
+                           capture_output=True, text=True)
+    assert_user_error(train, str(record), "file-size limit", "last line on standard output")
+    assert json.loads(train.stdout.splitlines()[-1])["model"] == "global-mean"
+    assert record.read_bytes() == before
+    assert cli(*TRAIN, "--record", str(record)).returncode == 0
+    assert len(ledger.read_entries(record)) == 2
+
+
+def test_with_standard_output_closed_the_run_is_still_recorded(tmp_path):
+    record, npz = tmp_path / "r.jsonl", tmp_path / "p.npz"
+    read, write = os.pipe()
+    os.close(read)  # `train ... | true`: the reader is gone before the summary
+    result = subprocess.run([sys.executable, "-m", "recsys_lib", *TRAIN, "--record",
+                             str(record), "--predictions", str(npz)], stdout=write,
+                            stderr=subprocess.PIPE, text=True, env=child_env())
+    os.close(write)
+    assert result.returncode == 0, result.stderr
+    assert "standard output is closed" in result.stderr and "kept" in result.stderr
+    assert len(ledger.read_entries(record)) == 1 and npz.exists()
+    # `>&-`: descriptor 1 closed from the start
+    closed = subprocess.run([sys.executable, "-m", "recsys_lib", *TRAIN, "--seed", "1",
+                             "--record", str(record)], stderr=subprocess.PIPE, text=True,
+                            env=child_env(), preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 0, closed.stderr
+    assert len(ledger.read_entries(record)) == 2
+    lost = subprocess.run([sys.executable, "-m", "recsys_lib", *TRAIN],
+                          stderr=subprocess.PIPE, text=True, env=child_env(),
+                          preexec_fn=lambda: os.close(1))
+    assert_user_error(lost, "standard output is closed", "--record")
+    assert "fit" not in lost.stderr.lower()  # refused before training
