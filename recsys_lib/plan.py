@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import UsageError
+from .errors import RecordFileError, UsageError
 from .ledger import read_entries
 from .models import available_models
+from .predictions import identity_problem, read_predictions
 from .records import collect_records, matches_current_defaults, results_dir
 
 #: the plan as data: see the comments in the file
@@ -176,16 +177,38 @@ def fresh_default_runs() -> pd.DataFrame:
     return fresh[["model", "dataset", "split", "seed", "fit_seconds"]]
 
 
-def study_done(run: PlannedRun) -> bool:
-    """A study run is done when its predictions file exists and its record file holds a
-    fresh line made by exactly its command."""
+def study_problem(run: PlannedRun) -> str | None:
+    """Why a study run is not done, or None when it is: its record file must hold a fresh
+    line made by exactly its command, and its predictions file must load and carry that
+    run's identity (model, dataset, split, seed, parameters, n_test)."""
     record, predictions = results_dir() / run.record, results_dir() / run.predictions
-    if not (record.exists() and predictions.exists()):
-        return False
+    if not record.exists():
+        return f"no record file results/{run.record}"
     command = run.command()
-    return any(entry.get("command") == command and
-               (bool(run.params) or matches_current_defaults(run.model, entry["params"]))
-               for entry in read_entries(record))
+    lines = [entry for entry in read_entries(record) if entry.get("command") == command]
+    if not lines:
+        return f"results/{run.record} holds no line of its command"
+    line = lines[-1]
+    if not run.params and not matches_current_defaults(run.model, line.get("params") or {}):
+        return f"its line in results/{run.record} is stale (the model's defaults changed)"
+    try:
+        arrays = read_predictions(predictions)
+    except RecordFileError as exc:
+        return str(exc)
+    problem = identity_problem(arrays, {"model": run.model, "dataset": run.dataset,
+                                        "split": run.run_split, "seed": run.seed,
+                                        "params": line.get("params"),
+                                        "n_test": line.get("n_test")})
+    return f"results/{run.predictions}: {problem}" if problem else None
+
+
+def study_done(run: PlannedRun) -> bool:
+    """A study run is done when :func:`study_problem` finds nothing; a predictions file
+    that exists but is refused is named on standard error."""
+    problem = study_problem(run)
+    if problem and (results_dir() / run.predictions).exists():
+        print(f"{run.name} ({run.part}): {problem}; it is made again", file=sys.stderr)
+    return problem is None
 
 
 def pending(plan: list[PlannedRun], done: pd.DataFrame) -> list[PlannedRun]:
