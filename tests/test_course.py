@@ -133,11 +133,15 @@ def test_student_notebooks_start_with_the_colab_setup_cell(course):
     for path in notebooks:
         nb = nbformat.read(path, 4)
         first_code = next(c for c in nb.cells if c.cell_type == "code").source
-        assert "import recsys_lib" in first_code and "except ImportError" in first_code
-        assert "git+https://github.com/recsys-book/rating-prediction" in first_code
+        # the book notebooks' setup (clone and pip install -e, so results/ is there), then otter
+        assert first_code == build.setup_cell(path.stem)
+        assert 'find_spec("recsys_lib") is None' in first_code
+        assert '"clone"' in first_code and '"-e", "book-code"' in first_code
+        assert "otter.Notebook" in first_code
     # where the packages are installed the cell installs nothing
-    code = first_code.replace("import subprocess", "import subprocess\nsubprocess.check_call"
-                              " = lambda *a, **k: (_ for _ in ()).throw(AssertionError('pip'))")
+    code = first_code.replace("import subprocess", "import subprocess\nsubprocess.run"
+                              " = lambda *a, **k: (_ for _ in ()).throw(AssertionError('pip'))",
+                              1)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=notebooks[-1].parent)
 
 
