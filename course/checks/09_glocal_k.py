@@ -31,12 +31,17 @@ def test_agrees_with_row_means_of_recsys_lib(global_kernel):
     assert np.allclose(global_kernel(np.zeros((11, 15)), bank, 3.0, 5), 0.0)
 
 # %% glk-ex-conv public
-def test_agrees_with_recsys_lib(conv_same_np):
-    from recsys_lib.models.kernel.layers import conv_same
-    x, kernel = rng.normal(0, 1, (9, 14)), rng.normal(0, 1, (3, 3))
-    got = np.asarray(conv_same_np(x, kernel))
-    assert got.shape == (9, 14)
-    assert np.allclose(got, conv_same(torch.tensor(x), torch.tensor(kernel)).numpy())
+def test_small_kernels(conv_same_np):
+    x = np.arange(1.0, 10.0).reshape(3, 3)
+    centre = np.zeros((3, 3))
+    centre[1, 1] = 1.0
+    assert np.allclose(conv_same_np(x, centre), x), "a centred 1 is the identity"
+    corner = np.zeros((3, 3))
+    corner[0, 0] = 1.0
+    # cross-correlation: out[i, j] = sum of x[i + a - 1, j + b - 1] * kernel[a, b], zero outside
+    assert np.allclose(conv_same_np(x, corner), [[0, 0, 0], [0, 1, 2], [0, 4, 5]])
+    big = rng.normal(0, 1, (9, 14))
+    assert np.shape(conv_same_np(big, rng.normal(0, 1, (5, 5)))) == (9, 14)
 
 # %% glk-ex-conv hidden
 def test_sizes_and_orientation(conv_same_np):
