@@ -37,10 +37,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .children import run_child, stop_on_signals
 from .command import parse_params, parse_train_command
 from .errors import RecordFileError, RecsysError
 from .ledger import append_record, check_record_target, parse_lines, read_text, real_target
-from .machine import compare_fingerprints, machine_facts, recorded_machine, recorded_threads
+from .outputs import print_line
+from .machine import compare_fingerprints, machine_facts, recorded_machine
 from .models import get_model_class
 from .records import collect_records, results_dir
 from .torch_utils import torch_threads
@@ -195,7 +197,7 @@ def reproduce(row, same_device: bool = True) -> dict:
     (a GPU adds its sums in another order, so only the recorded device can match the record);
     ``same_device=False`` lets it pick the fastest device here."""
     args = parse_train_command(list(row["command"]))
-    threads = recorded_threads(row)
+    threads = usable_threads(row)[0]
     params = parse_params(args.model, args.param)
     device = recorded_machine(row).get("device")
     if same_device and isinstance(device, str) and params.get("device") is None \
@@ -224,20 +226,31 @@ def live_beside_recorded(rows: pd.DataFrame, runs: pd.DataFrame | None = None
     return pd.DataFrame(out)
 
 
-def _recorded_target(value: str, record: Path) -> bool:
-    """True when a recorded ``--record VALUE`` names ``record``: absolute, or relative to the
-    record file's folder or any folder above it (the repository root, typically)."""
+def _record_base(value: str, record: Path) -> Path | None:
+    """The folder a recorded ``--record VALUE`` is relative to when it names ``record``
+    (the record file's folder or any folder above it: the repository root, typically; the
+    root of the file system for an absolute path), or None when it names another file."""
     value_path = Path(value).expanduser()
     if value_path.is_absolute():
-        return real_target(value_path) == record
-    return any(real_target(folder / value_path) == record for folder in record.parents)
+        return Path("/") if real_target(value_path) == record else None
+    return next((folder for folder in record.parents
+                 if real_target(folder / value_path) == record), None)
+
+
+def _recorded_target(value: str, record: Path) -> bool:
+    """True when a recorded ``--record VALUE`` names ``record``."""
+    return _record_base(value, record) is not None
 
 
 def rerun_problem(entry: dict, record: Path) -> tuple[list[str], str | None]:
     """(command to run, None) for a line ``rerun`` may run, or ([], the reason it may not).
 
     Only ``train`` commands run; ``--json`` is refused; ``--record`` must name the file
-    itself and is dropped (the rerun writes the line back itself).
+    itself and is dropped (the rerun writes the line back itself). ``--predictions`` must
+    name a file in the record file's own folder, read from the folder ``--record`` is
+    relative to (the record file's folder without one), so a rerun from any working folder
+    writes the file the original run wrote, and a record line can write nowhere else; the
+    command returned names it by its absolute path.
     """
     command = entry.get("command")
     if command is None:
@@ -252,9 +265,49 @@ def rerun_problem(entry: dict, record: Path) -> tuple[list[str], str | None]:
         return [], f"not a valid train command: {exc}"
     if args.json is not None:
         return [], "--json in a record file is refused (a rerun writes only its record)"
-    if args.record is not None and not _recorded_target(args.record, record):
-        return [], f"--record names another file ({args.record})"
-    return args.run_argv, None
+    base = record.parent
+    if args.record is not None:
+        base = _record_base(args.record, record)
+        if base is None:
+            return [], f"--record names another file ({args.record})"
+    run_argv = list(args.run_argv)
+    if args.predictions is not None:
+        try:
+            given = Path(args.predictions).expanduser()
+            target = real_target(given if given.is_absolute() else base / given,
+                                 "--predictions file")
+        except RecsysError as exc:
+            return [], f"--predictions: {exc}"
+        if target.parent != record.parent:
+            return [], (f"--predictions {args.predictions} is not in the record file's folder "
+                        f"{record.parent}; a rerun writes predictions only beside its record")
+        if target == record:
+            return [], "--predictions names the record file itself"
+        index = run_argv.index("--predictions", 1)
+        run_argv[index + 1] = str(target)
+    return run_argv, None
+
+
+def usable_threads(entry) -> tuple[int, str | None]:
+    """(the torch thread count a record line or row recorded, None), or (2, why) when its
+    machine facts name no usable count (0, negative, not a whole number, unreadable)."""
+    try:
+        raw = recorded_machine(entry).get("torch_threads")
+    except (AttributeError, TypeError, ValueError):
+        raw = "unreadable machine facts"
+    if raw is None:
+        return 2, None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw) \
+            and raw == int(raw) and 1 <= raw <= 4096:
+        return int(raw), None
+    return 2, f"its machine names torch_threads {raw!r}, not a thread count; it runs on 2"
+
+
+def _rerun_threads(entry: dict, number: int, out) -> int:
+    threads, note = usable_threads(entry)
+    if note:
+        print(f"line {number}: {note} and is written back with them", file=out, flush=True)
+    return threads
 
 
 def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
@@ -277,29 +330,44 @@ def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
         if problem is None:
             # the thread count the line recorded (float32 sums depend on it), for the child
             # and for the machine facts written back here (torch is loaded in this process)
-            threads = recorded_threads(entry)
+            threads = _rerun_threads(entry, number, out)
             child = [sys.executable, "-m", "recsys_lib", *command]
             print(f"+ line {number}: OMP_NUM_THREADS={threads} {shlex.join(child)}",
                   file=out, flush=True)
-            result = subprocess.run(child, stdout=subprocess.PIPE, text=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+            try:
+                with stop_on_signals():  # SIGTERM or SIGHUP also ends the child
+                    result = run_child(child, stdout=subprocess.PIPE, text=True,
+                                       env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+            except KeyboardInterrupt as stop:
+                print(f"{stop or 'interrupted'} while rerunning line {number}, which was "
+                      f"ended and keeps its old figures; the lines before it are written "
+                      f"back, the later ones untouched", file=out, flush=True)
+                raise
             last = (result.stdout.strip().splitlines() or [""])[-1]
             if result.returncode != 0:
                 problem = f"exit status {result.returncode}"
             else:
                 try:
                     summary = json.loads(last)
+                    if not isinstance(summary, dict):
+                        raise ValueError("its last line is not a JSON summary")
+                    print_line(last)  # printed first: kept even if the write fails
                     with torch_threads(threads):
                         machine = machine_facts()
                     append_record(record, entry["command"], summary, machine)
-                    print(last, flush=True)
-                    if "rmse" in entry and "rmse" in summary:
-                        if runs is None:
-                            runs = collect_records(results_dir())
-                        verdict = agreement({**summary, "machine": machine}, entry, runs)
-                        print(f"line {number}: {verdict}", file=out, flush=True)
                 except (ValueError, RecordFileError) as exc:
                     problem = f"no record written: {exc}"
+                else:
+                    try:
+                        if "rmse" in entry and "rmse" in summary:
+                            if runs is None:
+                                runs = collect_records(results_dir())
+                            verdict = agreement({**summary, "machine": machine}, entry, runs)
+                            print(f"line {number}: {verdict}", file=out, flush=True)
+                    except Exception as exc:  # noqa: BLE001  (the run is recorded already)
+                        print(f"line {number}: rerun and recorded, but not compared with its "
+                              f"old figure ({type(exc).__name__}: {exc})", file=out,
+                              flush=True)
         if problem is not None:
             print(f"line {number}: not rerun: {problem}", file=out, flush=True)
             failures.append((number, problem))

@@ -148,3 +148,38 @@ def test_live_beside_recorded_says_which_rule_held():
     table = reproduction.live_beside_recorded(rows, runs=NO_RUNS)
     assert table["holds"].all() and set(table["rule"]) <= {"same machine", "float64"}
     assert not any(math.isnan(d) for d in table["difference"])
+
+
+def test_rerun_keeps_its_files_beside_the_record_and_survives_odd_machine_facts(tmp_path):
+    """From another folder: predictions land beside the record (not in the working folder);
+    a line may not write an .npz elsewhere; a line whose machine names 0 threads runs on 2,
+    is written back, and the later lines still run."""
+    import json
+
+    from _cli import assert_user_error, cli
+
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    folder = repo / "results" / "x"
+    folder.mkdir(parents=True)
+    elsewhere.mkdir()
+    record = folder / "g.jsonl"
+    train = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
+    for seed, predictions in (("0", "results/x/g0.npz"), ("1", str(tmp_path / "evil.npz")),
+                              ("2", "../../../evil2.npz"), ("3", "results/x/g3.npz")):
+        command = [*train, "--seed", seed, "--predictions", predictions,
+                   "--record", "results/x/g.jsonl"]
+        machine = {"torch_threads": 0 if seed == "0" else 1}
+        append_record(record, command, {"model": "global-mean", "dataset": "ml-100k",
+                                        "split": "u1", "seed": int(seed), "rmse": 1.15,
+                                        "params": {"seed": int(seed)}}, machine)
+    result = cli("rerun", str(record), cwd=elsewhere, timeout=300)
+    assert_user_error(result, "2 line(s) not rerun: line(s) 2, 3", children=True)
+    assert "torch_threads 0, not a thread count" in result.stderr
+    assert "not in the record file's folder" in result.stderr
+    assert (folder / "g0.npz").exists() and (folder / "g3.npz").exists()
+    assert not list(elsewhere.rglob("*")) and not (tmp_path / "evil.npz").exists()
+    assert not (tmp_path / "evil2.npz").exists()
+    entries = {entry["seed"]: entry for entry in read_entries(record)}
+    assert entries[0]["machine"]["torch_threads"] == 2 and entries[0]["rmse"] != 1.15
+    assert entries[3]["rmse"] == json.loads(result.stdout.splitlines()[-1])["rmse"]
+    assert entries[1]["rmse"] == entries[2]["rmse"] == 1.15  # refused lines are untouched
