@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import MissingRecordError
-from .plan import VALIDATION
+from .errors import MissingRecordError, UsageError
+from .plan import VALIDATION, PlannedRun, study_plan, study_problem
 from .command import parse_params, parse_train_command
 from .predictions import load_predictions
-from .machine import machine_facts, recorded_threads
+from .machine import machine_facts
 from .records import load_records, results_dir
+from .reproduction import usable_threads
 from .splits import Split, load_split
 from .torch_utils import torch_threads
 from .training import study_run
@@ -29,28 +30,57 @@ def study_folder(dataset: str, split: str) -> Path:
     return results_dir() / "study" / f"{dataset}_{split}"
 
 
-def study_names(dataset: str, split: str) -> list[str]:
-    """The study runs (model names, and extras such as ``pure-svd``) with both parts saved."""
-    folder = study_folder(dataset, split)
-    names = sorted(p.name[:-len(".test.npz")] for p in folder.glob("*.test.npz"))
-    missing = [n for n in names if not (folder / f"{n}.validation.npz").exists()]
-    if not names:
-        raise MissingRecordError(f"no study runs in results/study/{dataset}_{split}; make them "
-                                 f"with 'python -m recsys_lib results --dataset {dataset}'")
-    return [n for n in names if n not in missing]
+def _planned(dataset: str, split: str) -> dict[str, dict[str, PlannedRun]]:
+    """Every planned study run of ``(dataset, split)``: name -> part -> run."""
+    runs: dict[str, dict[str, PlannedRun]] = {}
+    for run in study_plan(splits=((dataset, split),)):
+        runs.setdefault(run.name, {})[run.part] = run
+    return runs
+
+
+def study_names(dataset: str, split: str, names: list[str] | None = None) -> list[str]:
+    """The study runs (model names, and extras such as ``pure-svd``) of the plan, every one
+    checked to have both parts recorded and saved as that run's (:func:`study_problem`).
+    MissingRecordError names every run that is missing, damaged or another run's, with the
+    command that makes them; a blend never leaves a model out in silence."""
+    planned = _planned(dataset, split)
+    if not planned:
+        raise UsageError(f"no study runs are planned on {dataset} {split}")
+    names = list(planned) if names is None else list(names)
+    unknown = [name for name in names if name not in planned]
+    if unknown:
+        raise UsageError(f"no study run named {', '.join(unknown)} on {dataset} {split}; "
+                         f"the study runs are {', '.join(planned)}")
+    problems = [f"{name} ({part}): {problem}" for name in names
+                for part, run in planned[name].items()
+                if (problem := study_problem(run)) is not None]
+    if problems:
+        raise MissingRecordError(
+            f"{len(problems)} of the {2 * len(names)} study runs of {dataset} {split} are "
+            f"missing or refused: {'; '.join(problems[:4])}"
+            f"{'; ...' if len(problems) > 4 else ''}; make them with 'python -m recsys_lib "
+            f"results --dataset {dataset}'")
+    return names
 
 
 def study_predictions(dataset: str, split: str, part: str, names: list[str] | None = None
                       ) -> tuple[Split, dict[str, np.ndarray]]:
     """The split a part predicts (``test``: the split itself; ``validation``: the split
-    without its validation slice, whose ``test`` is the slice) and each run's predictions."""
+    without its validation slice, whose ``test`` is the slice) and each run's predictions,
+    each checked to be that run's (:func:`study_names`) and for that split's test rows."""
     if part not in ("validation", "test"):
         raise ValueError(f"part must be 'validation' or 'test', got {part!r}")
+    names = study_names(dataset, split, names)
     data = load_split(dataset, split if part == "test" else f"{split}/{VALIDATION}")
-    folder = study_folder(dataset, split)
-    names = study_names(dataset, split) if names is None else names
-    return data, {name: load_predictions(folder / f"{name}.{part}.npz", data)["pred"]
-                  .astype(np.float64) for name in names}
+    planned = _planned(dataset, split)
+    out = {}
+    for name in names:
+        run = planned[name][part]
+        arrays = load_predictions(results_dir() / run.predictions, data,
+                                  {"model": run.model, "dataset": dataset,
+                                   "split": run.run_split, "seed": run.seed})
+        out[name] = arrays["pred"].astype(np.float64)
+    return data, out
 
 
 def study_runs(dataset: str, split: str) -> pd.DataFrame:
@@ -70,7 +100,7 @@ def rerun_study(dataset: str, split: str, name: str) -> dict:
     :func:`recsys_lib.reproduction.agreements`)."""
     row = study_runs(dataset, split).loc[name]
     args = parse_train_command(list(row["command"]))
-    with torch_threads(recorded_threads(row)):
+    with torch_threads(usable_threads(row)[0]):
         summary = study_run(args.model, args.dataset, args.split, seed=args.seed,
                             params=parse_params(args.model, args.param), topn=args.topn)[0]
         return {**summary, "machine": machine_facts()}

@@ -12,11 +12,11 @@ import pytest
 
 from recsys_lib import blend_protocol, plan, study
 from recsys_lib.analysis import bootstrap_rmse, paired_bootstrap, significance
-from recsys_lib.errors import RecordFileError
+from recsys_lib.errors import MissingRecordError, RecordFileError
 from recsys_lib.glossary import unknown_keys
 from recsys_lib.ledger import append_record
 from recsys_lib.metrics import rmse
-from recsys_lib.predictions import load_predictions, save_predictions
+from recsys_lib.predictions import load_predictions, run_identity, save_predictions
 from recsys_lib.records import collect_records
 from recsys_lib.splits import load_split, synthetic_split
 from recsys_lib.topn import koren_ranks, koren_targets, topn_summary
@@ -118,7 +118,7 @@ def test_study_plan_has_both_parts_of_every_model_and_pure_svd():
 
 
 def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch, u1):
     monkeypatch.setattr(plan, "results_dir", lambda: tmp_path)
     run = plan.PlannedRun("baseline", "ml-100k", "u1", 0, "test")
     assert not plan.study_done(run)
@@ -126,12 +126,22 @@ def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_pat
     (tmp_path / run.predictions).write_bytes(b"")
     from recsys_lib.models import create_model
     params = create_model("baseline").get_params()
-    append_record(tmp_path / run.record, run.command()[:-2], {"params": params})
+    line = {"n_test": len(u1.test.ratings), "params": params}
+    append_record(tmp_path / run.record, run.command()[:-2], line)
     assert not plan.study_done(run)  # a line of another command
-    append_record(tmp_path / run.record, run.command(), {"params": {**params, "n_epochs": 1}})
+    append_record(tmp_path / run.record, run.command(), {**line,
+                                                         "params": {**params, "n_epochs": 1}})
     assert not plan.study_done(run)  # stale: not today's defaults
-    append_record(tmp_path / run.record, run.command(), {"params": params})
+    append_record(tmp_path / run.record, run.command(), line)
+    assert not plan.study_done(run)  # an empty file holds no predictions
+    identity = {"model": "baseline", "dataset": "ml-100k", "split": "u1", "seed": 0, **line}
+    pred = np.full(len(u1.test.ratings), 3.5)
+    save_predictions(tmp_path / run.predictions, u1, pred, run=run_identity(identity))
     assert plan.study_done(run)
+    save_predictions(tmp_path / run.predictions, u1, pred,
+                     run=run_identity({**identity, "model": "svd"}))
+    assert "another run's predictions" in plan.study_problem(run)  # another model's file
+    assert not plan.study_done(run)
 
 
 def test_collect_records_ignores_blend_records(tmp_path):
@@ -156,23 +166,34 @@ def test_significance_and_bootstrap_interval(u1):
     assert low < rmse(truth, good, (1, 5)) < high
 
 
-def _write_study(folder, name, part, data, pred):
-    save_predictions(folder / f"{name}.{part}.npz", data, pred)
+def _write_study(root, run, data, pred):
+    """A planned study run's record line and predictions, as ``train`` saves them."""
+    line = {"model": run.model, "dataset": run.dataset, "split": run.run_split, "seed": 0,
+            "n_test": len(data.test.ratings), "params": dict(run.params)}
+    save_predictions(root / run.predictions, data, pred, run=run_identity(line))
+    append_record(root / run.record, run.command(), line)
 
 
 def test_blend_learns_on_the_validation_slice_and_beats_its_parts(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "results_dir", lambda: tmp_path)
-    folder = tmp_path / "study" / "ml-100k_u1"
+    monkeypatch.setattr(plan, "results_dir", lambda: tmp_path)
+    runs = {(name, part): plan.PlannedRun("global-mean", "ml-100k", "u1", 0, part,
+                                          (("label", name),), name)
+            for name in ("a", "b", "noise") for part in ("validation", "test")}
+    monkeypatch.setattr(study, "study_plan", lambda splits: list(runs.values()))
     validation = load_split("ml-100k", f"u1/{plan.VALIDATION}")
     test = load_split("ml-100k", "u1")
     rng = np.random.default_rng(0)
     for part, data in (("validation", validation), ("test", test)):
         truth = data.test.ratings
         shared = rng.normal(0, 0.5, truth.size)
-        _write_study(folder, "a", part, data, truth + shared + rng.normal(0, 0.6, truth.size))
-        _write_study(folder, "b", part, data, truth - shared + rng.normal(0, 0.7, truth.size))
-        _write_study(folder, "noise", part, data, rng.uniform(1, 5, truth.size))
-    _write_study(folder, "only-test", "test", test, test.test.ratings)  # never blended
+        _write_study(tmp_path, runs["a", part], data,
+                     truth + shared + rng.normal(0, 0.6, truth.size))
+        _write_study(tmp_path, runs["b", part], data,
+                     truth - shared + rng.normal(0, 0.7, truth.size))
+        _write_study(tmp_path, runs["noise", part], data, rng.uniform(1, 5, truth.size))
+    only = plan.PlannedRun("global-mean", "ml-100k", "u1", 0, "test", (), "only-test")
+    _write_study(tmp_path, only, test, test.test.ratings)  # not planned: never blended
     result = blend_protocol.run_blend("ml-100k", "u1", n_resamples=200)
     assert result["models"] == ["a", "b", "noise"]
     assert result["best_single"] == "a"
@@ -209,3 +230,35 @@ def test_blend_command_refuses_bad_input_in_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
         assert result.stdout == ""
+
+
+@pytest.mark.parametrize("fault", ["missing", "another model's", "the validation part's",
+                                   "truncated"])
+def test_the_blend_refuses_missing_foreign_or_damaged_predictions(tmp_path, monkeypatch,
+                                                                   fault):
+    import io
+    import shutil
+
+    folder = tmp_path / "study" / "ml-100k_u1"
+    shutil.copytree(plan.results_dir() / "study" / "ml-100k_u1", folder)
+    monkeypatch.setattr(plan, "results_dir", lambda: tmp_path)
+    monkeypatch.setattr(study, "results_dir", lambda: tmp_path)
+    names = study.study_names("ml-100k", "u1")
+    assert len(names) == len({run.name for run in plan.study_plan(splits=(("ml-100k", "u1"),))})
+    target = folder / "mf.test.npz"
+    if fault == "missing":
+        target.unlink()
+    elif fault == "another model's":
+        shutil.copy(folder / "baseline.test.npz", target)
+    elif fault == "the validation part's":
+        shutil.copy(folder / "mf.validation.npz", target)
+    else:
+        target.write_bytes(target.read_bytes()[:1000])
+    with pytest.raises(MissingRecordError, match=r"mf \(test\)"):
+        study.study_predictions("ml-100k", "u1", "test")
+    with pytest.raises(MissingRecordError, match="1 of the 42 study runs"):
+        blend_protocol.blend_command("ml-100k", None, ["blend", "--dataset", "ml-100k"])
+    out = io.StringIO()
+    plan.run_plan(plan.study_plan(splits=(("ml-100k", "u1"),)), dry_run=True, out=out)
+    assert "41 of 42 runs recorded" in out.getvalue()  # `results` owes it again
+    assert "--predictions results/study/ml-100k_u1/mf.test.npz" in out.getvalue()
