@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .children import Stopped, run_child, stop_on_signals
 from .errors import RecordFileError, UsageError
 from .ledger import read_entries
 from .models import available_models
@@ -171,8 +172,12 @@ def results_plan(models: list[str] | None = None) -> list[PlannedRun]:
 
 
 def fresh_default_runs() -> pd.DataFrame:
-    """(model, dataset, split, seed, fit_seconds) of every fresh default record."""
-    runs = collect_records(results_dir())
+    """(model, dataset, split, seed, fit_seconds) of every fresh default record; none in a
+    fresh (empty or missing) ``results/``, where every run is still to make."""
+    try:
+        runs = collect_records(results_dir())
+    except FileNotFoundError:  # no recorded run yet: a fork regenerating from scratch
+        return pd.DataFrame(columns=["model", "dataset", "split", "seed", "fit_seconds"])
     fresh = runs[runs["defaults"] & ~runs["stale"]]
     return fresh[["model", "dataset", "split", "seed", "fit_seconds"]]
 
@@ -209,6 +214,28 @@ def study_done(run: PlannedRun) -> bool:
     if problem and (results_dir() / run.predictions).exists():
         print(f"{run.name} ({run.part}): {problem}; it is made again", file=sys.stderr)
     return problem is None
+
+
+def select_runs(models: list[str] | None = None, dataset: str | None = None,
+                part: str | None = None) -> list[PlannedRun]:
+    """The runs of the plan for ``models`` (default all), on ``dataset`` (default all) and of
+    ``part`` (``"leaderboard"``, ``"study"`` or None for both). UsageError when a choice
+    selects nothing: a dataset the plan does not hold, an unknown part."""
+    runs = results_plan(models)
+    if dataset is not None:
+        planned = sorted({run.dataset for run in runs}, key=[r.dataset for r in runs].index)
+        if dataset not in planned:
+            raise UsageError(f"the results plan has no runs on dataset {dataset!r}; its "
+                             f"datasets: {', '.join(planned)}")
+        runs = [run for run in runs if run.dataset == dataset]
+    if part is not None:
+        if part not in ("leaderboard", "study"):
+            raise UsageError(f"no part {part!r}; choose leaderboard or study")
+        runs = [run for run in runs if (run.part == "leaderboard") == (part == "leaderboard")]
+    if not runs:
+        raise UsageError(f"the results plan holds no {part or ''} run for "
+                         f"{', '.join(models or ['these models'])} on {dataset or 'any dataset'}")
+    return runs
 
 
 def pending(plan: list[PlannedRun], done: pd.DataFrame) -> list[PlannedRun]:
@@ -249,6 +276,11 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     (a record keeps its thread count), reporting to ``out`` (default standard error);
     returns the number that failed."""
     out = out or sys.stderr
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise UsageError(f"--limit must be a whole number of runs, 1 or more; got {limit!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UsageError(f"--threads must be a whole number, 1 or more; got {threads!r}")
     done = fresh_default_runs()
     waiting = pending(plan, done)  # reads every study record once
     todo = waiting[:limit]
@@ -275,8 +307,17 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
         print(f"[{index}/{len(todo)}] {run.name} {run.dataset} {run.run_split} seed {run.seed}"
               f"{'' if run.part == 'leaderboard' else ' (study, ' + run.part + ')'} "
               f"(then about {max(left, 0.0) / 60:.0f} min left)", file=out, flush=True)
-        result = subprocess.run([sys.executable, "-m", "recsys_lib", *run.command()],
-                                cwd=results_dir().parent, env=env, stdout=subprocess.DEVNULL)
+        try:
+            with stop_on_signals():  # SIGTERM or SIGHUP here also ends the run it started
+                result = run_child([sys.executable, "-m", "recsys_lib", *run.command()],
+                                   cwd=results_dir().parent, env=env,
+                                   stdout=subprocess.DEVNULL)
+        except KeyboardInterrupt as stop:
+            how = str(stop) if isinstance(stop, Stopped) else "interrupted"
+            print(f"{how} during run {index} of {len(todo)}, which was ended and is not "
+                  f"recorded; the {index - 1 - failed} runs made before it are recorded "
+                  f"(start the same command again to go on)", file=out, flush=True)
+            raise
         if result.returncode != 0:
             failed += 1
             print(f"  failed: {exit_reason(result.returncode)}", file=out, flush=True)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .errors import MissingRecordError
+from .errors import MissingRecordError, RecordFileError
 from .models import create_model, get_model_class
-from .ledger import read_entries
+from .ledger import parse_lines, read_entries, read_text
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
@@ -48,6 +48,23 @@ def matches_current_defaults(model: str, params: dict) -> bool:
         create_model(model).get_params(), default=float)))
 
 
+def train_entry_problem(entry: dict) -> str | None:
+    """What makes a record line unusable, or None: a ``command`` that is neither text nor a
+    list of words, or a train run without its model, dataset, split, seed and params."""
+    command = entry.get("command")
+    if command is None or isinstance(command, str):
+        return None
+    if not (isinstance(command, list) and command
+            and all(isinstance(word, str) for word in command)):
+        return f"its command is {json.dumps(command)[:60]}, not a list of words"
+    if command[0] != "train":
+        return None
+    kinds = {"model": str, "dataset": str, "split": str, "seed": int, "params": dict}
+    wrong = [key for key, kind in kinds.items() if not isinstance(entry.get(key), kind)
+             or isinstance(entry.get(key), bool)]
+    return f"a train run without a proper {', '.join(wrong)}" if wrong else None
+
+
 def collect_records(results_dir: str | Path) -> pd.DataFrame:
     """Every train run recorded under ``results_dir`` (all ``*.jsonl``), one row each.
 
@@ -58,9 +75,12 @@ def collect_records(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     rows = []
     for path in sorted(results_dir.rglob("*.jsonl")):
-        for entry in read_entries(path):
+        for number, _, entry in parse_lines(path, read_text(path)):
             # benchmark tables and blend records share the folder but are not train runs
-            if (entry.get("command") or [None])[0] == "train":
+            if train_entry_problem(entry):
+                raise RecordFileError(f"{path}, line {number}: damaged record "
+                                      f"({train_entry_problem(entry)}); repair or remove it")
+            if isinstance(entry.get("command"), list) and entry["command"][:1] == ["train"]:
                 rows.append({**entry, "record_file": str(path.relative_to(results_dir))})
     if not rows:
         raise FileNotFoundError(f"no recorded runs under {results_dir}")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .children import run_child, stop_on_signals
 from .command import parse_params, parse_train_command
 from .errors import RecordFileError, RecsysError
 from .ledger import append_record, check_record_target, parse_lines, read_text, real_target
@@ -333,8 +334,15 @@ def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
             child = [sys.executable, "-m", "recsys_lib", *command]
             print(f"+ line {number}: OMP_NUM_THREADS={threads} {shlex.join(child)}",
                   file=out, flush=True)
-            result = subprocess.run(child, stdout=subprocess.PIPE, text=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+            try:
+                with stop_on_signals():  # SIGTERM or SIGHUP also ends the child
+                    result = run_child(child, stdout=subprocess.PIPE, text=True,
+                                       env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+            except KeyboardInterrupt as stop:
+                print(f"{stop or 'interrupted'} while rerunning line {number}, which was "
+                      f"ended and keeps its old figures; the lines before it are written "
+                      f"back, the later ones untouched", file=out, flush=True)
+                raise
             last = (result.stdout.strip().splitlines() or [""])[-1]
             if result.returncode != 0:
                 problem = f"exit status {result.returncode}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 
@@ -78,7 +79,7 @@ def test_dry_run_lists_the_commands_and_runs_nothing(monkeypatch):
     runs = [plan.PlannedRun("baseline", "ml-100k", "u1", 9)]
     monkeypatch.setattr(plan, "fresh_default_runs", lambda: pd.DataFrame(
         columns=["model", "dataset", "split", "seed", "fit_seconds"]))
-    monkeypatch.setattr(plan.subprocess, "run", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(plan, "run_child", lambda *a, **k: 1 / 0)
     out = io.StringIO()
     assert plan.run_plan(runs, dry_run=True, out=out) == 0
     text = out.getvalue()
@@ -117,7 +118,7 @@ def test_a_failed_run_is_named_with_its_reason_and_the_rest_still_run(monkeypatc
         started.append(command)
         return subprocess.CompletedProcess(command, next(statuses))
 
-    monkeypatch.setattr(plan.subprocess, "run", fake_run)
+    monkeypatch.setattr(plan, "run_child", fake_run)  # the driver's one way to start a run
     out = io.StringIO()
     assert plan.run_plan(runs, out=out) == 2
     text = out.getvalue()
@@ -125,3 +126,99 @@ def test_a_failed_run_is_named_with_its_reason_and_the_rest_still_run(monkeypatc
     assert "failed: killed (signal 9); most often the machine ran out of memory" in text
     assert "failed: exit status 2 (bad input; its message is above)" in text
     assert "made 1 runs" in text and "2 failed" in text
+
+
+# --- a fresh or odd results/ folder (issue 25, class 5): a fork of the package ------------
+
+
+def _fork(tmp_path: Path) -> Path:
+    """This package copied beside an empty ``results/``: a fork regenerating from scratch."""
+    import shutil
+
+    import recsys_lib
+
+    root = tmp_path / "fork"
+    shutil.copytree(Path(recsys_lib.__file__).parent, root / "recsys_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "results").mkdir()
+    return root
+
+
+def _results(root: Path, *args: str, **popen):
+    import subprocess
+    import sys
+
+    from _cli import child_env
+
+    command = [sys.executable, "-m", "recsys_lib", "results", *args]
+    env = dict(child_env(), PYTHONPATH=str(root))
+    if popen:
+        return subprocess.Popen(command, cwd=root, env=env, text=True, **popen)
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_fresh_results_folder_and_odd_lines_and_empty_selections(tmp_path):
+    from _cli import assert_user_error
+
+    root = _fork(tmp_path)
+    fresh = _results(root, "--dry-run", "--limit", "3")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "0 of " in fresh.stderr and fresh.stderr.count("python -m recsys_lib train") == 3
+    for args, reason in ((["--dataset", "nosuch"], "no runs on dataset 'nosuch'"),
+                         (["--limit", "-2"], "--limit must be"),
+                         (["--limit", "0"], "--limit must be"),
+                         (["--threads", "0"], "--threads must be")):
+        assert_user_error(_results(root, "--dry-run", *args), reason)
+    odd = root / "results" / "odd.jsonl"
+    for line, reason in (('{"command": 5}', "its command is 5"),
+                         ('{"command": ["train", 3]}', "not a list of words"),
+                         ('{"command": ["train"], "model": "baseline"}', "without a proper")):
+        odd.write_text(line + "\n", encoding="utf-8")
+        assert_user_error(_results(root, "--dry-run"), "odd.jsonl, line 1: damaged record",
+                          reason)
+
+
+def test_sigterm_to_the_results_driver_ends_its_run_too(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = _fork(tmp_path)
+    driver = _results(root, "--model", "deep-ae", "--part", "leaderboard", "--limit", "1",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == str(driver.pid):
+                found.append(int(entry.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 60
+        while not children() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        child = children()
+        assert child, "the driver started no run"
+        time.sleep(1.0)
+        driver.send_signal(signal.SIGTERM)
+        _, stderr = driver.communicate(timeout=60)
+        assert driver.returncode != 0
+        assert "stopped by SIGTERM during run 1 of 1" in stderr and "not recorded" in stderr
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists()
+                                                  for pid in child):
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in child), "the run still runs"
+        assert not list((root / "results").rglob("*.jsonl"))
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for pid in children():
+            os.kill(pid, signal.SIGKILL)
