@@ -50,6 +50,15 @@ book: $(STAMP) data
 	  rm -rf $(CACHE); echo "$(LIB_HASH)" > _build/.lib_hash; fi
 	$(BIN)/jupyter-book build . --builder html
 
+# The book without its solutions, for instructors to publish to their students
+# (book/_ext/student_edition.py removes every solution, folded or gated): after make book,
+# from its execution cache, so no chapter runs again; in _build/html-student.
+book-student: book
+	$(BIN)/python book/student_config.py _build/student/_config.yml $(CACHE)
+	$(BIN)/jupyter-book build . --builder html --config _build/student/_config.yml \
+	  --path-output _build/student
+	rm -rf _build/html-student && mv _build/student/_build/html _build/html-student
+
 # root may run it here (a container); a student's account needs no flag
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP) data
@@ -113,6 +122,13 @@ grade: $(STAMP)
 	$(MAKE) --no-print-directory course
 	OMP_NUM_THREADS=1 $(BIN)/python course/grade.py "$(SUBMISSIONS)" --course _build/course \
 	  --out "$(GRADES)" --jobs 2
+
+# The hand-graded answers of a folder of submissions, side by side per question with the
+# rubrics, for grading them: course/answers.py writes one HTML page.
+.PHONY: course-answers book-student
+course-answers: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "error: give SUBMISSIONS=folder" >&2; exit 2; }
+	$(BIN)/python course/answers.py "$(SUBMISSIONS)" --out $(or $(OUT),_build/course/answers.html)
 
 clean:
 	rm -rf _build

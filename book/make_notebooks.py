@@ -101,7 +101,7 @@ ADMONITIONS = {"note": "Note", "tip": "Tip", "warning": "Warning", "important": 
 
 
 def repository_url() -> str:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     return config["repository"]["url"]
 
 
@@ -109,7 +109,7 @@ def chapter_titles() -> dict[str, str]:
     """``{"05_svdpp": "5. SVD++ ..."}``: the first heading of each chapter, numbered."""
     titles = {}
     for number, path in enumerate(sorted(CHAPTERS.glob("[0-9][0-9]_*.md")), 1):
-        heading = next(line for line in path.read_text().splitlines() if line.startswith("# "))
+        heading = next(line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("# "))
         titles[path.stem] = f"Chapter {number}, *{heading[2:].strip()}*"
     titles["book/instructors"] = "the instructors' page of the book"
     titles["book/intro"] = "the book's introduction"
@@ -118,8 +118,8 @@ def chapter_titles() -> dict[str, str]:
 
 def pyobject_source(path: Path, name: str) -> str:
     """The source of class/function ``name`` (``Class.method`` allowed) in ``path``."""
-    tree = ast.parse(path.read_text())
-    lines = path.read_text().splitlines()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = path.read_text(encoding="utf-8").splitlines()
     nodes = tree.body
     node = None
     for part in name.split("."):
@@ -186,7 +186,7 @@ class Converter:
             return ["<details><summary>Solution</summary>", "", body_text, "", "</details>"]
         if name == "literalinclude":
             source = pyobject_source(ROOT / argument.lstrip("/"), options["pyobject"]) \
-                if "pyobject" in options else (ROOT / argument.lstrip("/")).read_text()
+                if "pyobject" in options else (ROOT / argument.lstrip("/")).read_text(encoding="utf-8")
             return [f"From `{argument.lstrip('/')}`:", "", "```python", source, "```"]
         if name in ADMONITIONS:
             title = argument if name == "admonition" else ADMONITIONS[name]
@@ -294,10 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         text = nbformat.writes(build(path, titles, url)) + "\n"
         target = OUT / f"{path.stem}.ipynb"
         if args.check:
-            if not target.exists() or target.read_text() != text:
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
                 stale.append(target.name)
         else:
-            target.write_text(text)
+            target.write_text(text, encoding="utf-8")
     if stale:
         print(f"stale or missing: {', '.join(stale)}; run python book/make_notebooks.py",
               file=sys.stderr)

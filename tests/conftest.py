@@ -54,6 +54,8 @@ CHAPTERS = ("test_students.py::test_generated_notebook_runs_from_an_empty_folder
             "test_browser.py", "test_template.py::test_template_runs")
 #: tests that take more than about two seconds on two cores (durations of a make test run)
 SLOW = ("test_analysis.py::test_full_ranking_agrees_with_ranx",
+        "test_answers.py::test_bad_input_is_one_error_line_and_no_page",
+        "test_student_edition.py",
         "test_course.py::test_a_private_overlay_replaces_an_exercise_and_its_hidden_check",
         "test_course.py::test_a_mistyped_chapter_or_a_foreign_out_folder_touches_nothing",
         "test_baselines.py::test_vectorised_surprise_predict_equals_surprise_per_pair",
