@@ -62,7 +62,7 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(json.dumps({"dataset": args.dataset, "split": split.name, "rows": rows}))
     if args.out:
-        with open(args.out, "a") as handle:
+        with open(args.out, "a", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps({"dataset": args.dataset, **row}) + "\n")
 

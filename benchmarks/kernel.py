@@ -354,7 +354,7 @@ def gflops_mode(args) -> int:
         if split.dataset == "ml-1m" else {}
     print_records(record_rows(limit, measured), limit)
     if args.out:
-        with open(args.out, "a") as handle:
+        with open(args.out, "a", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps({
                     "dataset": split.dataset, "split": split.name, "threads": args.threads,
@@ -395,7 +395,7 @@ def paths_mode(args) -> int:
               f"load {row['loadavg_before'][0]:.1f} -> {row['loadavg_after'][0]:.1f}",
               flush=True)
         if args.out:
-            with open(args.out, "a") as handle:
+            with open(args.out, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
     if len(rows) == 2:
         print(f"speed-up of the torch path: {rows[0]['seconds'] / rows[1]['seconds']:.2f}x")

@@ -45,8 +45,8 @@ def measure(folder: Path, size: int, repeats: int) -> dict:
     record, plain = folder / f"ledger-{size}.jsonl", folder / f"plain-{size}.jsonl"
     lines = "".join(ledger.dumps({**SUMMARY, "command": _command(i)}) + "\n"
                     for i in range(size))
-    record.write_text(lines)
-    plain.write_text(lines)
+    record.write_text(lines, encoding="utf-8")
+    plain.write_text(lines, encoding="utf-8")
     machine.machine_facts()  # the first call reads package metadata once; a run pays it too
     ledger_ms, replace_ms, plain_ms = [], [], []
     for i in range(repeats):
@@ -60,7 +60,7 @@ def measure(folder: Path, size: int, repeats: int) -> dict:
         ledger.append_record(record, command, SUMMARY)  # the same command again: replaced
         replace_ms.append(1000 * (time.perf_counter() - start))
         start = time.perf_counter()
-        with open(plain, "a") as handle:
+        with open(plain, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({**SUMMARY, "command": command}) + "\n")
         plain_ms.append(1000 * (time.perf_counter() - start))
     assert len(ledger.read_entries(record)) == size + repeats

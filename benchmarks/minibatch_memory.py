@@ -38,11 +38,11 @@ DATASETS = ("ml-100k", "ml-1m", "synthetic-ml10m", "synthetic-ml25m")
 
 def machine_gb() -> float:
     """The memory this process may use, in GB: MemTotal, or the cgroup limit when lower."""
-    with open("/proc/meminfo") as info:
+    with open("/proc/meminfo", encoding="utf-8") as info:
         total = int(next(line for line in info if line.startswith("MemTotal")).split()[1])
     limit = total * 1024
     try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        text = Path("/sys/fs/cgroup/memory.max").read_text(encoding="utf-8").strip()
         if text != "max":
             limit = min(limit, int(text))
     except OSError:
@@ -52,7 +52,7 @@ def machine_gb() -> float:
 
 def rss_gb() -> float:
     """The resident memory of this process now, in GB."""
-    with open("/proc/self/status") as status:
+    with open("/proc/self/status", encoding="utf-8") as status:
         kb = int(next(line for line in status if line.startswith("VmRSS")).split()[1])
     return kb * 1024 / 1e9
 
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
             print(json.dumps(lines[-1]), flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
+        with args.out.open("a", encoding="utf-8") as out:
             for line in lines:
                 out.write(json.dumps(line) + "\n")
     return 0

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     except AnswersError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rubrics = yaml.safe_load(INTERPRETATIONS.read_text())
+    rubrics = yaml.safe_load(INTERPRETATIONS.read_text(encoding="utf-8"))
     write_atomically(args.out, page(answers, rubrics))
     questions = {label for a in answers.values() for label in a}
     print(f"answers: {len(answers)} students, {len(questions)} questions in {args.out}")

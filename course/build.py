@@ -164,7 +164,7 @@ def tokens(text: str) -> list[dict]:
 
 
 def exercises_section(chapter: Path) -> str:
-    text = chapter.read_text()
+    text = chapter.read_text(encoding="utf-8")
     start = text.find("\n## Exercises")
     if start < 0:
         raise CourseError(f"{chapter.name}: no '## Exercises' heading")
@@ -172,7 +172,7 @@ def exercises_section(chapter: Path) -> str:
 
 
 def chapter_title(chapter: Path) -> str:
-    return next(line[2:].strip() for line in chapter.read_text().splitlines()
+    return next(line[2:].strip() for line in chapter.read_text(encoding="utf-8").splitlines()
                 if line.startswith("# "))
 
 
@@ -246,7 +246,7 @@ def load_overlay(folder: Path, chapters: list[Path]) -> dict:
     if folder == ROOT or ROOT in folder.parents:
         raise CourseError(f"private overlay {folder} is inside the repository; keep it "
                           "outside (it holds solutions and hidden checks)")
-    catalogue = yaml.safe_load(CATALOGUE.read_text())
+    catalogue = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
     owner = {e["label"]: c for c in chapters for e in parse_chapter(c)["exercises"]}
 
     def known(label: str, where: Path) -> str:
@@ -262,7 +262,7 @@ def load_overlay(folder: Path, chapters: list[Path]) -> dict:
             continue
         if relative.parts[0] == "exercises" and path.suffix == ".md" and len(relative.parts) == 2:
             label = known(path.stem, path)
-            preamble, exercises = parse_section(path.read_text(), str(path))
+            preamble, exercises = parse_section(path.read_text(encoding="utf-8"), str(path))
             if [e["label"] for e in exercises] != [label] or any(
                     t["kind"] != "markdown" for t in preamble):
                 raise CourseError(f"private overlay {path}: must hold exactly one exercise, "
@@ -270,7 +270,7 @@ def load_overlay(folder: Path, chapters: list[Path]) -> dict:
             overlay["exercises"][label] = exercises[0]
         elif relative.parts[0] == "checks" and path.suffix == ".py" and len(relative.parts) == 2:
             label = known(path.stem, path)
-            blocks = split_blocks(path.read_text())
+            blocks = split_blocks(path.read_text(encoding="utf-8"))
             bad = [f"{b[0]} {b[1]}".strip() for b in blocks
                    if b[0] != label or b[1] not in CHECK_KINDS]
             if bad or not blocks:
@@ -278,7 +278,7 @@ def load_overlay(folder: Path, chapters: list[Path]) -> dict:
                                   f"public|hidden|allow', found {bad or 'none'}")
             overlay["checks"][label] = blocks
         elif relative == Path("exercises.yml"):
-            facts = yaml.safe_load(path.read_text()) or {}
+            facts = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             for label, values in facts.items():
                 known(label, path)
                 if not isinstance(values, dict) or set(values) - set(catalogue[label]):
@@ -313,7 +313,7 @@ def split_blocks(text: str) -> list[tuple[str, str, str]]:
 
 def exercise_facts() -> dict:
     """course/exercises.yml, with the overlay's facts where it sets any."""
-    facts = yaml.safe_load(CATALOGUE.read_text())
+    facts = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
     for label, values in (OVERLAY or {}).get("facts", {}).items():
         facts[label] = {**facts[label], **values}
     return facts
@@ -323,7 +323,7 @@ def check_blocks(chapter: Path) -> list[tuple[str, str, str]]:
     """``(label, kind, body)`` of each ``# %% LABEL kind`` block of ``course/checks/NN_name.py``
     (``common`` blocks have the label ``common`` and the kind ``""``)."""
     path = CHECKS / f"{chapter.stem}.py"
-    blocks = split_blocks(path.read_text()) if path.exists() else []
+    blocks = split_blocks(path.read_text(encoding="utf-8")) if path.exists() else []
     if OVERLAY:  # the overlay's checks of an exercise replace all of the repository's
         mine = {e["label"] for e in parse_chapter(chapter)["exercises"]}
         replaced = [label for label in OVERLAY["checks"] if label in mine]
@@ -353,7 +353,7 @@ def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
     blocks = check_blocks(chapter)
     common, checks = "", {}
     allowed = {label: tuple(body.split()) for label, kind, body in blocks if kind == "allow"}
-    guard = (CHECKS / "guard.py").read_text().strip("\n")
+    guard = (CHECKS / "guard.py").read_text(encoding="utf-8").strip("\n")
     for label, visibility, body in blocks:
         if label == "common":
             common = body.strip("\n")
@@ -461,7 +461,8 @@ def autograder_requirements() -> list[str]:
     """What ``autograder.zip`` installs beside otter (its environment.yml and requirements.txt),
     so Gradescope's image and ``otter grade`` build once: the CPU build of the torch the
     Makefile pins, and the book's package."""
-    torch = re.search(r'"torch==([^"]+)"', (ROOT / "Makefile").read_text()).group(1)
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    torch = re.search(r'"torch==([^"]+)"', makefile).group(1)
     return ["--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch}+cpu",
             f"recsys_lib @ git+{REPO_URL}"]
 
@@ -554,7 +555,7 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
 def interpretation(label: str) -> dict:
     """The prompt, rubric and points of the interpretation question of compute exercise
     ``label`` (course/interpretations.yml; its points are the sum of the rubric's)."""
-    questions = yaml.safe_load(INTERPRETATIONS.read_text())
+    questions = yaml.safe_load(INTERPRETATIONS.read_text(encoding="utf-8"))
     if label not in questions:
         raise CourseError(f"{INTERPRETATIONS.name}: no interpretation question for the "
                           f"compute exercise {label}")
@@ -616,7 +617,7 @@ def build(out: Path, chapters: list[Path]) -> list[dict]:
     otter = Path(sys.executable).with_name("otter")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("made by course/build.py: it replaces student/ and instructor/ "
-                              "here on every build\n")
+                              "here on every build\n", encoding="utf-8")
     stage = Path(tempfile.mkdtemp(prefix=".building-", dir=out))
     try:
         masters = stage / "master"
@@ -639,12 +640,13 @@ def build(out: Path, chapters: list[Path]) -> list[dict]:
             shutil.copytree(result / "autograder", instructor)
             for archive in instructor.glob("*-autograder_*.zip"):
                 archive.rename(instructor / "autograder.zip")
-            (instructor / "rubrics.md").write_text(rubrics(chapter, catalogue))
+            (instructor / "rubrics.md").write_text(rubrics(chapter, catalogue), encoding="utf-8")
         (stage / "instructor" / "questions.json").write_text(
-            json.dumps(all_questions, indent=1))
+            json.dumps(all_questions, indent=1), encoding="utf-8")
         (stage / "student" / "README.md").write_text(
             "# Course notebooks\n\nOne folder per chapter. Open `NN_name/NN_name.ipynb` (keep "
-            "the `tests/` folder beside it), run it from the top, and hand in the notebook.\n")
+            "the `tests/` folder beside it), run it from the top, and hand in the notebook.\n",
+            encoding="utf-8")
         for edition in EDITIONS + OLD_EDITIONS:  # the swap: old editions into the stage
             if (out / edition).exists():
                 (out / edition).rename(stage / f"old-{edition}")
@@ -685,8 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         chapters = chapter_paths(args.chapters)
         if args.tables:
-            page = TABLE_PAGE.read_text()
-            TABLE_PAGE.write_text(page_with_table(page, catalogue_table(chapters)))
+            page = TABLE_PAGE.read_text(encoding="utf-8")
+            TABLE_PAGE.write_text(page_with_table(page, catalogue_table(chapters)),
+                                  encoding="utf-8")
             print(f"wrote the exercise table of {TABLE_PAGE.relative_to(ROOT)}")
             return 0
         use_overlay(load_overlay(args.private, chapters) if args.private else None)

@@ -45,7 +45,7 @@ def otter_run(notebook: Path, autograder: Path, out: Path) -> dict[str, tuple[fl
     results = out / "results.json"
     if proc.returncode != 0 or not results.exists():
         raise RuntimeError(f"otter run failed on {notebook}:\n{proc.stdout}\n{proc.stderr}")
-    data = json.loads(results.read_text())
+    data = json.loads(results.read_text(encoding="utf-8"))
     return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in data["tests"]
             if "score" in t}  # the "Public Tests" summary entry carries no score
 
@@ -98,7 +98,8 @@ def question_order(course: Path) -> list[str]:
     listing = course / "instructor" / "questions.json"
     if not listing.exists():
         raise GradingError(f"no course edition at {course} (run: make course)")
-    return [q["label"] for q in json.loads(listing.read_text()) if q["kind"] != "short"]
+    return [q["label"] for q in json.loads(listing.read_text(encoding="utf-8"))
+            if q["kind"] != "short"]
 
 
 def write_gradebook(path: Path, questions: list[str],
