@@ -12,6 +12,7 @@ seconds.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import math
@@ -252,9 +253,9 @@ def _fetch_locked(name: str, sources, cache: Path, writable: bool, progressbar: 
                     _check_mirror_size(f, origin)
                     paths[f.name] = _retrieve(f, cache, str(origin), _copy_from(origin),
                                               retries=0)
-                except (PermissionError, IsADirectoryError) as exc:
+                except OSError as exc:  # a full disk or a file-size limit too
                     raise DataUnavailableError(
-                        f"cannot copy {origin} into {cache}: {exc.strerror or exc}") from None
+                        f"cannot copy {origin} into {cache}: {_write_failure(exc)}") from None
             return source, paths
 
     for source in sources:
@@ -272,11 +273,20 @@ def _fetch_locked(name: str, sources, cache: Path, writable: bool, progressbar: 
         except DataUnavailableError as exc:
             tried.append(f"download of {source.label} failed: {exc}")
             continue
-        except (PermissionError, IsADirectoryError) as exc:
+        except OSError as exc:  # a full disk or a file-size limit too
             raise DataUnavailableError(f"cannot write the download into {cache}: "
-                                       f"{exc.strerror or exc}") from None
+                                       f"{_write_failure(exc)}") from None
         return source, paths
     raise DataUnavailableError(f"dataset {name!r} is not available: " + "; ".join(tried))
+
+
+def _write_failure(exc: OSError) -> str:
+    """Why a copy into the cache failed, and that it left nothing there (pooch writes to a
+    temporary file it removes, and moves it into place only when whole and verified)."""
+    reason = {errno.ENOSPC: "no space left on the device",
+              errno.EFBIG: "the file would exceed the file-size limit",
+              errno.EDQUOT: "the disk quota is exceeded"}.get(exc.errno, exc.strerror or str(exc))
+    return f"{reason}; nothing was written to the cache"
 
 
 def cache_state(name: str, sources) -> str:

@@ -282,3 +282,18 @@ def test_the_readme_run_works_under_a_read_only_home_and_lc_all_c(tmp_path):
     assert list(home.iterdir()) == []  # nothing made in HOME
     assert (temporary / f"recsys_lib-cache-{os.getuid()}" / "ml-100k" / "ml-100k.zip").is_file()
     assert (tmp_path / "run.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_a_copy_cut_short_by_a_file_size_limit_is_one_line_and_leaves_nothing(tmp_path):
+    """A full disk or a file-size limit while the mirror copy is written: one error line
+    saying nothing was written, and the cache holds no partial file."""
+    from _cli import assert_user_error, child_env
+
+    env = {**child_env(), "RECSYS_DATA_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(["prlimit", "--fsize=100000", sys.executable, "-m", "recsys_lib",
+                             "train", "global-mean", "--dataset", "ml-100k"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert_user_error(result, "cannot copy", "file-size limit", "nothing was written")
+    assert not list((tmp_path / "cache").rglob("*.zip"))
+    assert not [p for p in (tmp_path / "cache").rglob("*")
+                if p.is_file() and p.stat().st_size and not p.name.endswith(".lock")]
