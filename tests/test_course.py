@@ -443,12 +443,14 @@ def test_a_submission_that_calls_the_library_scores_zero():
         assert len(failed) == len(build.read_checks(EVALUATION)[label]), label
         assert all("this check grades your own implementation: recsys_lib." in f
                    and "is disabled here" in f for f in failed), failed
-    # the public checks do not name the library function a wrapper calls (so far: chapter
-    # 2, chapter 1 and glk-ex-conv; other public checks still compare with recsys_lib)
+    # the public checks do not name the library function a wrapper calls (so far: chapters
+    # 1, 2, 10 and glk-ex-conv; other public checks still compare with recsys_lib)
     named = {EVALUATION: ("metrics.rmse", "metrics.mae", "ranking_metrics"),
              ROOT / "notebooks" / "01_data.md": ("describe.top_share", "describe.gini",
                                                  ".summary()"),
-             ROOT / "notebooks" / "09_glocal_k.md": ("conv_same(torch",)}
+             ROOT / "notebooks" / "09_glocal_k.md": ("conv_same(torch",),
+             ROOT / "notebooks" / "10_leaderboard.md": ("records.leaderboard",
+                                                        "matches_current_defaults")}
     for chapter, names in named.items():
         for label, checks in build.read_checks(chapter).items():
             public = "\n".join(source for hidden, source in checks if not hidden)
