@@ -118,6 +118,9 @@ def read_predictions(path: str | Path) -> dict:
     if arrays["pred"].ndim != 1 or arrays["key"].shape != (2,):
         raise RecordFileError(f"{path} is damaged: 'pred' of shape {arrays['pred'].shape}, "
                               f"'key' of shape {arrays['key'].shape}")
+    if not np.issubdtype(arrays["pred"].dtype, np.floating) or \
+            not np.isfinite(arrays["pred"]).all():
+        raise RecordFileError(f"{path} is damaged: its predictions are not all finite numbers")
     run = None
     if "run" in arrays:
         try:

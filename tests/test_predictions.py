@@ -52,7 +52,8 @@ def test_a_file_saved_without_identity_is_refused_when_one_is_expected(tmp_path,
     assert "without the identity" in identity_problem(arrays, {"model": "baseline"})
 
 
-@pytest.mark.parametrize("damage", ["truncated", "text", "npy", "empty", "other", "shape"])
+@pytest.mark.parametrize("damage", ["truncated", "text", "npy", "empty", "other", "shape",
+                                    "nan"])
 def test_damaged_or_foreign_files_are_one_clear_error(tmp_path, split, damage):
     path = _saved(tmp_path, split)
     data = path.read_bytes()
@@ -67,8 +68,13 @@ def test_damaged_or_foreign_files_are_one_clear_error(tmp_path, split, damage):
         path.write_bytes(b"")
     elif damage == "other":
         np.savez(path, x=np.arange(3))
-    else:
+    elif damage == "shape":
         np.savez(path, pred=np.ones((2, 2)), key=np.zeros(2, np.uint64))
+    else:
+        with np.load(path) as stored:
+            arrays = dict(stored)
+        arrays["pred"][3] = np.nan
+        np.savez(path, **arrays)
     with pytest.raises(RecordFileError, match=str(path)):
         load_predictions(path, split)
     with pytest.raises(RecordFileError, match="no predictions file"):
