@@ -2,7 +2,8 @@
 # make test: unit tests plus every chapter notebook through nbval (the full gate)
 # make test-fast: what a contributor runs while editing (no chapters, nothing slow; ~2 min)
 # make book-ci: the strict build CI runs (warnings are errors, no execution cache)
-# make lab: JupyterLab on the chapters (each .md opens as a notebook, its MyST rendered)
+# make lab: JupyterLab on the chapters (each .md opens as a notebook, its MyST rendered);
+#   PORT=8888 IP=localhost by default, e.g. make lab PORT=8890 IP=0.0.0.0
 # make notebooks: regenerate the Colab/download notebooks notebooks/NN_name.ipynb
 # make browser-test: every page of the built book in headless Chromium (needs Debian's
 #   chromium and chromium-driver; screenshots in _build/screenshots/)
@@ -11,6 +12,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# JupyterLab's settings overrides, read from the venv (never the user's home): a double
+# click opens a chapter .md as a Jupytext notebook (book/lab/overrides.json)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Offline machines with the shared data mirror beside the checkout use it automatically;
 # the mirror goes through the same hash-checked fetch as a download.
 ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
@@ -20,7 +24,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 .PHONY: install data book book-ci test test-fast browser-test lab notebooks results clean
 
-install: $(STAMP)
+install: $(STAMP) $(LAB_SETTINGS)
 
 # torch is pinned to the exact CPU build this machine carries; see README for GPU machines.
 # The Scale part's Spark needs Java 17 or newer: Debian's openjdk-17-jre-headless where none is
@@ -61,8 +65,19 @@ book-student: book
 
 # root may run it here (a container); a student's account needs no flag
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-lab: $(STAMP) data
-	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
+PORT ?= 8888
+IP ?= localhost
+# the datasets are fetched only when one is missing (fetch --all verifies every file)
+DATA_AT_HAND = $(BIN)/python -c "import sys; from recsys_lib import data; \
+  sys.exit(any(not data.cache_state(data.DATASETS[n]).startswith('cached') \
+               for n in data.real_datasets()))"
+lab: $(STAMP) $(LAB_SETTINGS)
+	@$(DATA_AT_HAND) || $(BIN)/python -m recsys_lib fetch --all
+	$(BIN)/jupyter lab $(LAB_ROOT) --ip=$(IP) --port=$(PORT) notebooks
+
+$(LAB_SETTINGS): book/lab/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp book/lab/overrides.json $@
 
 notebooks: $(STAMP)
 	$(BIN)/python book/make_notebooks.py
