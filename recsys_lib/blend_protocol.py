@@ -9,6 +9,8 @@ recorded blend.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .analysis import bootstrap_rmse, paired_bootstrap
@@ -121,6 +123,9 @@ def blend_command(dataset: str, record: str | None, argv: list[str]) -> dict:
                          f"{', '.join(splits_of)}")
     if record is not None:
         check_record_target(record)
+    elif sys.stdout is None:
+        raise UsageError("standard output is closed and no --record is given, so the blend's "
+                         "summary would be lost; open standard output or name a record file")
     summary = run_blend(dataset, splits_of[dataset])
     print_then_record(summary, argv, record)
     return summary

@@ -4,6 +4,7 @@ significance table and the blend (on ML-100K u1 with synthetic predictions)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -230,6 +231,10 @@ def test_blend_command_refuses_bad_input_in_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
         assert result.stdout == ""
+    closed = subprocess.run(base + ["--dataset", "ml-100k"], stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: os.close(1))  # `>&-`
+    assert closed.returncode == 2 and closed.stderr.count("\n") == 1, closed.stderr
+    assert "standard output is closed and no --record" in closed.stderr
 
 
 @pytest.mark.parametrize("fault", ["missing", "another model's", "the validation part's",
@@ -262,3 +267,15 @@ def test_the_blend_refuses_missing_foreign_or_damaged_predictions(tmp_path, monk
     plan.run_plan(plan.study_plan(splits=(("ml-100k", "u1"),)), dry_run=True, out=out)
     assert "41 of 42 runs recorded" in out.getvalue()  # `results` owes it again
     assert "--predictions results/study/ml-100k_u1/mf.test.npz" in out.getvalue()
+
+
+def test_rerun_study_names_an_unknown_run_or_split():
+    """It was a KeyError (unknown run) or a MissingRecordError about 42 missing files."""
+    from recsys_lib.errors import UnknownNameError
+    from recsys_lib.study import rerun_study
+
+    with pytest.raises(UnknownNameError, match="no study runs on nosuch u1; the study splits"):
+        rerun_study("nosuch", "u1", "baseline")
+    with pytest.raises(UnknownNameError, match="no study run 'nosuch' on ml-100k u1; its "
+                       "study runs: .*baseline"):
+        rerun_study("ml-100k", "u1", "nosuch")
