@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import MissingRecordError, UsageError
-from .plan import VALIDATION, PlannedRun, study_plan, study_problem
+from .errors import MissingRecordError, UnknownNameError, UsageError
+from .plan import STUDY_SPLITS, VALIDATION, PlannedRun, study_plan, study_problem
 from .command import parse_params, parse_train_command
 from .predictions import load_predictions
 from .machine import machine_facts
@@ -97,7 +97,15 @@ def rerun_study(dataset: str, split: str, name: str) -> dict:
     """Train the recorded study run ``name`` on all training ratings again, here, with its
     command's parameters, top-N included, on its recorded thread count; returns the live
     summary with the ``machine`` it ran on (compare it with :func:`study_runs` by
-    :func:`recsys_lib.reproduction.agreements`)."""
+    :func:`recsys_lib.reproduction.agreements`). An unknown study split or run name is one
+    UnknownNameError listing the known ones, before anything is read or trained."""
+    if (dataset, split) not in STUDY_SPLITS:
+        raise UnknownNameError(f"no study runs on {dataset} {split}; the study splits: "
+                               f"{', '.join(' '.join(pair) for pair in STUDY_SPLITS)}")
+    names = list(_planned(dataset, split))  # the plan's names: no record is read for this
+    if name not in names:
+        raise UnknownNameError(f"no study run {name!r} on {dataset} {split}; its study runs: "
+                               f"{', '.join(names)}")
     row = study_runs(dataset, split).loc[name]
     args = parse_train_command(list(row["command"]))
     with torch_threads(usable_threads(row)[0]):
