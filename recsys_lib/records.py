@@ -50,7 +50,8 @@ def matches_current_defaults(model: str, params: dict) -> bool:
 
 def train_entry_problem(entry: dict) -> str | None:
     """What makes a record line unusable, or None: a ``command`` that is neither text nor a
-    list of words, or a train run without its model, dataset, split, seed and params."""
+    list of words, or a train run without its model and params (or with a dataset, split
+    or seed of the wrong kind)."""
     command = entry.get("command")
     if command is None or isinstance(command, str):
         return None
@@ -59,9 +60,10 @@ def train_entry_problem(entry: dict) -> str | None:
         return f"its command is {json.dumps(command)[:60]}, not a list of words"
     if command[0] != "train":
         return None
-    kinds = {"model": str, "dataset": str, "split": str, "seed": int, "params": dict}
-    wrong = [key for key, kind in kinds.items() if not isinstance(entry.get(key), kind)
-             or isinstance(entry.get(key), bool)]
+    kinds = {"model": str, "params": dict, "dataset": str, "split": str, "seed": int}
+    wrong = [key for key, kind in kinds.items()
+             if (key in ("model", "params") or key in entry)  # the rest: right if present
+             and (not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool))]
     return f"a train run without a proper {', '.join(wrong)}" if wrong else None
 
 
