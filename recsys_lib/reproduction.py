@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .children import run_child, stop_on_signals
 from .command import parse_params, parse_train_command
-from .errors import RecordFileError, RecsysError
+from .errors import MissingDependencyError, RecordFileError, RecsysError
 from .ledger import append_record, check_record_target, parse_lines, read_text, real_target
 from .outputs import print_line
 from .machine import compare_fingerprints, machine_facts, recorded_machine
@@ -195,13 +196,27 @@ def reproduce(row, same_device: bool = True) -> dict:
 
     With ``same_device`` a model that takes ``device`` runs on the device the record names
     (a GPU adds its sums in another order, so only the recorded device can match the record);
-    ``same_device=False`` lets it pick the fastest device here."""
-    args = parse_train_command(list(row["command"]))
+    ``same_device=False`` lets it pick the fastest device here. A row that is not a train
+    run's record, or (with ``same_device``) a GPU record on a machine without that GPU, is
+    one RecsysError saying so, before any training."""
+    command = row.get("command") if hasattr(row, "get") else None
+    if not (isinstance(command, (list, tuple)) and command
+            and all(isinstance(word, str) for word in command)):
+        raise RecordFileError(f"not the record of a run: its command is {command!r}, not the "
+                              "list of words a record line keeps")
+    args = parse_train_command(list(command))
     threads = usable_threads(row)[0]
     params = parse_params(args.model, args.param)
     device = recorded_machine(row).get("device")
     if same_device and isinstance(device, str) and params.get("device") is None \
             and "device" in get_model_class(args.model).param_names():
+        missing = (device.startswith("cuda") and not torch.cuda.is_available()) or \
+            (device == "mps" and not torch.backends.mps.is_available())
+        if missing:
+            raise MissingDependencyError(
+                f"this {args.model} run was recorded on {device}, which this machine lacks; "
+                "reproduce(row, same_device=False) runs it on the device here, compared by "
+                "the float32 rule of agreement()")
         params["device"] = device
     with torch_threads(threads):
         return {**run(args.model, args.dataset, args.split, seed=args.seed, params=params),

@@ -183,3 +183,23 @@ def test_rerun_keeps_its_files_beside_the_record_and_survives_odd_machine_facts(
     assert entries[0]["machine"]["torch_threads"] == 2 and entries[0]["rmse"] != 1.15
     assert entries[3]["rmse"] == json.loads(result.stdout.splitlines()[-1])["rmse"]
     assert entries[1]["rmse"] == entries[2]["rmse"] == 1.15  # refused lines are untouched
+
+
+def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monkeypatch):
+    """It was KeyError, TypeError or torch's AssertionError; now one RecsysError each,
+    before any training."""
+    import torch
+
+    from recsys_lib import reproduction
+    from recsys_lib.errors import MissingDependencyError, RecordFileError
+
+    monkeypatch.setattr(reproduction, "run", lambda *a, **k: 1 / 0)  # never trains
+    for row in ({}, {"command": 5}, {"command": ["train", 3]}, {"command": []}):
+        with pytest.raises(RecordFileError, match="not the record of a run"):
+            reproduction.reproduce(row)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    gpu = {"command": ["train", "mf", "--dataset", "ml-100k", "--seed", "0"],
+           "machine": {"device": "cuda", "torch_threads": 2}}
+    with pytest.raises(MissingDependencyError, match="recorded on cuda, which this machine "
+                       "lacks; reproduce\\(row, same_device=False\\)"):
+        reproduction.reproduce(gpu)
