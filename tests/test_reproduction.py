@@ -203,3 +203,62 @@ def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monk
     with pytest.raises(MissingDependencyError, match="recorded on cuda, which this machine "
                        "lacks; reproduce\\(row, same_device=False\\)"):
         reproduction.reproduce(gpu)
+
+
+def test_sigterm_to_rerun_ends_its_child_and_keeps_the_line(tmp_path):
+    """SIGTERM used to stop rerun and leave its child training; now the child ends too and
+    the line keeps its old figures."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from _cli import child_env
+
+    record = tmp_path / "results" / "slow.jsonl"
+    record.parent.mkdir()
+    command = ["train", "deep-ae", "--dataset", "ml-100k", "--split", "u1", "--seed", "0",
+               "--record", "results/slow.jsonl"]
+    append_record(record, command, {"model": "deep-ae", "dataset": "ml-100k", "split": "u1",
+                                    "seed": 0, "rmse": 0.9, "params": {"seed": 0}},
+                  {"torch_threads": 1})
+    before = record.read_text(encoding="utf-8")
+    driver = subprocess.Popen([sys.executable, "-m", "recsys_lib", "rerun", str(record)],
+                              cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == str(driver.pid):
+                found.append(int(entry.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 60
+        while not children() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        child = children()
+        assert child, "rerun started no run"
+        time.sleep(1.0)
+        driver.send_signal(signal.SIGTERM)
+        _, stderr = driver.communicate(timeout=60)
+        assert driver.returncode != 0 and "Traceback" not in stderr
+        assert "stopped by SIGTERM while rerunning line 1" in stderr
+        assert "keeps its old figures" in stderr
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists()
+                                                  for pid in child):
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in child), "the run still runs"
+        assert record.read_text(encoding="utf-8") == before
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for pid in children():
+            subprocess.run(["kill", "-9", str(pid)])
