@@ -6,7 +6,10 @@ with jupytext and its markdown is rewritten: exercises become headings, solution
 keep their LaTeX with a ``\\tag``, references become text and ``literalinclude`` becomes the
 code it names. A setup cell is put first: on a machine without ``recsys_lib`` (Colab) it
 clones the book's repository (``repository.url`` in ``_config.yml``), installs it and makes it
-importable in the running kernel; elsewhere it does nothing.
+importable in the running kernel; elsewhere it does nothing, and git and pip print only
+when they fail. A parameter the book build sets for its own checks gets a student's value
+instead (:data:`STUDENT_DEFAULTS`: ``CHECK_RECORD = False``, minutes saved on a CPU), with a
+comment saying how to turn the check on.
 
     python book/make_notebooks.py           # write notebooks/NN_*.ipynb
     python book/make_notebooks.py --check   # exit 1 when a notebook differs from its source
