@@ -72,11 +72,15 @@ def main() -> None:
                   autograder),
                  ("wrappers", chapter, wrappers, autograder),
                  ("regrade", chapter, solutions, autograder)]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        graded = list(pool.map(lambda j: (j[0], j[1], otter_run(j[2], j[3].resolve(),
-                                                                work / j[0] / j[1])), jobs))
-    for chapter in chapters:
-        (args.course / "instructor" / chapter / f"{chapter}-wrappers.ipynb").unlink()
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            graded = list(pool.map(lambda j: (j[0], j[1], otter_run(
+                j[2], j[3].resolve(), work / j[0] / j[1])), jobs))
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        for chapter in chapters:
+            (args.course / "instructor" / chapter / f"{chapter}-wrappers.ipynb").unlink()
     totals = {edition: [0.0, 0.0] for edition in ("solutions", "blank", "wrappers")}
     problems, questions, by_job = [], set(), {}
     for edition, chapter, scores in graded:

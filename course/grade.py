@@ -44,7 +44,8 @@ def otter_run(notebook: Path, autograder: Path, out: Path) -> dict[str, tuple[fl
                           cwd=notebook.parent)
     results = out / "results.json"
     if proc.returncode != 0 or not results.exists():
-        raise RuntimeError(f"otter run failed on {notebook}:\n{proc.stdout}\n{proc.stderr}")
+        (out / "otter.log").write_text(f"{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(f"otter run failed on {notebook} (its output: {out / 'otter.log'})")
     data = json.loads(results.read_text(encoding="utf-8"))
     return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in data["tests"]
             if "score" in t}  # the "Public Tests" summary entry carries no score
@@ -102,9 +103,10 @@ def question_order(course: Path) -> list[str]:
             if q["kind"] != "short"]
 
 
-def write_gradebook(path: Path, questions: list[str],
-                    scores: dict[str, dict[str, float]]) -> None:
-    """One row per student, one column per question, then the total (written atomically)."""
+def write_gradebook(path: Path, questions: list[str], scores: dict[str, dict[str, float]],
+                    incomplete: set[str] = frozenset()) -> None:
+    """One row per student, one column per question, then the total (written atomically;
+    empty for the ``incomplete`` students, a notebook of whom otter could not grade)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", newline="", dir=path.parent, delete=False,
                                      suffix=".tmp") as handle:
@@ -113,7 +115,8 @@ def write_gradebook(path: Path, questions: list[str],
         for student in sorted(scores):
             row = scores[student]
             writer.writerow([student, *(("" if q not in row else f"{row[q]:g}")
-                                        for q in questions), f"{sum(row.values()):g}"])
+                                        for q in questions),
+                             "" if student in incomplete else f"{sum(row.values()):g}"])
     os.replace(handle.name, path)
 
 
@@ -139,12 +142,18 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 
+    failed = []
+
     def one(job):
         student, chapter, notebook = job
         target = out / student / chapter
         shutil.rmtree(target, ignore_errors=True)
-        graded = otter_run(notebook, course / "instructor" / chapter / "autograder.zip",
-                           target)
+        try:
+            graded = otter_run(notebook, course / "instructor" / chapter / "autograder.zip",
+                               target)
+        except RuntimeError as exc:  # one notebook otter cannot grade: the others still are
+            failed.append((student, str(exc)))
+            return student, {}
         print(f"{student} {chapter}: {sum(s for s, _ in graded.values()):g}/"
               f"{sum(p for _, p in graded.values()):g}", file=sys.stderr)
         return student, graded
@@ -155,8 +164,11 @@ def main() -> None:
     for student, graded in results:
         scores[student].update({name: score for name, (score, _) in graded.items()})
     gradebook = out / "gradebook.csv"
-    write_gradebook(gradebook, questions, scores)
+    write_gradebook(gradebook, questions, scores, {student for student, _ in failed})
     print(f"gradebook of {len(scores)} students, {len(questions)} questions: {gradebook}")
+    for _, message in failed:
+        print(f"error: {message}; its cells of the gradebook are empty", file=sys.stderr)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
