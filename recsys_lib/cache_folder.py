@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # as in cache.py: pooch's tqdm.auto import warn
     warnings.filterwarnings("ignore", message="IProgress not found")
     import pooch
 
+from .checks import check_output_path
 from .errors import DataUnavailableError
 
 log = logging.getLogger("recsys_lib.cache")
@@ -50,7 +51,8 @@ def data_dir() -> Path:
     A folder the user named is used as named: its problems are reported where it is used."""
     named = os.environ.get(DATA_DIR_ENV)
     if named:
-        return expand_path(named, f"${DATA_DIR_ENV}", DataUnavailableError)
+        # ~user of no one, a name too long or a loop of links: one error naming the setting
+        return check_output_path(named, f"cache folder ${DATA_DIR_ENV}", DataUnavailableError)
     default = Path(pooch.os_cache("recsys_lib"))
     if _usable_folder(default):
         return default

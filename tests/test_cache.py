@@ -297,3 +297,15 @@ def test_a_copy_cut_short_by_a_file_size_limit_is_one_line_and_leaves_nothing(tm
     assert not list((tmp_path / "cache").rglob("*.zip"))
     assert not [p for p in (tmp_path / "cache").rglob("*")
                 if p.is_file() and p.stat().st_size and not p.name.endswith(".lock")]
+
+
+def test_a_cache_folder_setting_that_names_no_folder_is_one_error(tmp_path):
+    """A name over 255 bytes was an OSError traceback; a loop of links and ~nosuchuser are
+    named with the setting."""
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for folder, reason in ((str(tmp_path / ("c" * 300)), "300 bytes long"),
+                           (str(tmp_path / "a"), "loop of symbolic links"),
+                           ("~nosuchuser_r2/cache", "names no user")):
+        result = _fetch_cli(folder)
+        assert_user_error(result, "RECSYS_DATA_DIR", reason)
