@@ -185,7 +185,7 @@ def fresh_default_runs() -> pd.DataFrame:
 def study_problem(run: PlannedRun) -> str | None:
     """Why a study run is not done, or None when it is: its record file must hold a fresh
     line made by exactly its command, and its predictions file must load and carry that
-    run's identity (model, dataset, split, seed, parameters, n_test)."""
+    run's identity (model, dataset, split, seed, parameters, n_test, command)."""
     record, predictions = results_dir() / run.record, results_dir() / run.predictions
     if not record.exists():
         return f"no record file results/{run.record}"
@@ -203,7 +203,8 @@ def study_problem(run: PlannedRun) -> str | None:
     problem = identity_problem(arrays, {"model": run.model, "dataset": run.dataset,
                                         "split": run.run_split, "seed": run.seed,
                                         "params": line.get("params"),
-                                        "n_test": line.get("n_test")})
+                                        "n_test": line.get("n_test"),
+                                        "command": command})
     return f"results/{run.predictions}: {problem}" if problem else None
 
 
@@ -276,6 +277,9 @@ def run_plan(plan: list[PlannedRun], limit: int | None = None, dry_run: bool = F
     (a record keeps its thread count), reporting to ``out`` (default standard error);
     returns the number that failed."""
     out = out or sys.stderr
+    if results_dir().exists() and not results_dir().is_dir():
+        raise UsageError(f"{results_dir()} is not a folder; the results plan records its runs "
+                         "in a folder of that name")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or limit < 1):
         raise UsageError(f"--limit must be a whole number of runs, 1 or more; got {limit!r}")

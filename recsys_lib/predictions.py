@@ -135,13 +135,15 @@ def read_predictions(path: str | Path) -> dict:
 
 def identity_problem(arrays: dict, expect: dict) -> str | None:
     """Why predictions (:func:`read_predictions`) are not those of the run ``expect``
-    describes (any of :data:`IDENTITY`), or None when they are."""
+    describes (any of :data:`IDENTITY` and ``command``), or None when they are."""
     run = arrays["run"]
     if run is None:
         return "it was saved without the identity of its run (before identities were kept)"
-    differ = [f"other {key}" if key == "params" else f"{key} {run.get(key)!r}, not {value!r}"
+    differ = [f"other {key}" if key in ("params", "command") else
+              f"{key} {run.get(key)!r}, not {value!r}"
               for key, value in expect.items()
-              if key in IDENTITY and json.dumps(run.get(key), sort_keys=True, default=float)
+              if key in (*IDENTITY, "command")
+              and json.dumps(run.get(key), sort_keys=True, default=float)
               != json.dumps(value, sort_keys=True, default=float)]
     if run.get("n_test") != len(arrays["pred"]):
         differ.append(f"{len(arrays['pred'])} predictions for n_test {run.get('n_test')}")

@@ -42,6 +42,8 @@ def test_saved_predictions_carry_the_identity_of_their_run(tmp_path, split):
         load_predictions(path, split, {"params": {"reg": 2.0, "seed": 0}})
     with pytest.raises(RecordFileError, match="seed 0, not 1"):
         load_predictions(path, split, {"seed": 1})
+    with pytest.raises(RecordFileError, match="other command"):  # the same model by hand
+        load_predictions(path, split, {"model": "baseline", "command": ["train", "y"]})
 
 
 def test_a_file_saved_without_identity_is_refused_when_one_is_expected(tmp_path, split):

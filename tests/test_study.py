@@ -137,10 +137,14 @@ def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_pat
     assert not plan.study_done(run)  # an empty file holds no predictions
     identity = {"model": "baseline", "dataset": "ml-100k", "split": "u1", "seed": 0, **line}
     pred = np.full(len(u1.test.ratings), 3.5)
-    save_predictions(tmp_path / run.predictions, u1, pred, run=run_identity(identity))
+    save_predictions(tmp_path / run.predictions, u1, pred,
+                     run=run_identity(identity, run.command()[:-2]))
+    assert "other command" in plan.study_problem(run)  # the same model, another command
+    save_predictions(tmp_path / run.predictions, u1, pred,
+                     run=run_identity(identity, run.command()))
     assert plan.study_done(run)
     save_predictions(tmp_path / run.predictions, u1, pred,
-                     run=run_identity({**identity, "model": "svd"}))
+                     run=run_identity({**identity, "model": "svd"}, run.command()))
     assert "another run's predictions" in plan.study_problem(run)  # another model's file
     assert not plan.study_done(run)
 
@@ -171,7 +175,8 @@ def _write_study(root, run, data, pred):
     """A planned study run's record line and predictions, as ``train`` saves them."""
     line = {"model": run.model, "dataset": run.dataset, "split": run.run_split, "seed": 0,
             "n_test": len(data.test.ratings), "params": dict(run.params)}
-    save_predictions(root / run.predictions, data, pred, run=run_identity(line))
+    save_predictions(root / run.predictions, data, pred,
+                     run=run_identity(line, run.command()))
     append_record(root / run.record, run.command(), line)
 
 
