@@ -604,7 +604,9 @@ def check_out(out: Path) -> None:
     if not out.exists() or (out / MARKER).exists():
         return
     entries = {p.name for p in out.iterdir()}
-    if entries - set(EDITIONS + OLD_EDITIONS):  # an older build has only these folders
+    older_build = ((out / "instructor" / "questions.json").is_file()
+                   and not entries - set(EDITIONS + OLD_EDITIONS))  # before the marker
+    if entries and not older_build:
         raise CourseError(f"--out {out} holds files this script did not make "
                           f"({', '.join(sorted(entries)[:3])}, ...); give a new or empty folder")
 

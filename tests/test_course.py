@@ -217,6 +217,10 @@ def test_a_mistyped_chapter_or_a_foreign_out_folder_touches_nothing(tmp_path, ma
     before = tree(mine)
     one_error_line(main("--out", str(mine), "09_glocal_k"), str(mine))
     assert tree(mine) == before
+    (mine / "draft.tex").unlink()  # only a folder named like an edition: still not ours
+    before = tree(mine)
+    one_error_line(main("--out", str(mine), "09_glocal_k"), str(mine))
+    assert tree(mine) == before
     one_error_line(main("--out", str(ROOT), "09_glocal_k"), "repository")
 
 
