@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from .errors import MissingRecordError, RecordFileError
-from .models import create_model, get_model_class
+from .models import MODELS, create_model, get_model_class
 from .ledger import parse_lines, read_entries, read_text
 
 
@@ -50,8 +50,8 @@ def matches_current_defaults(model: str, params: dict) -> bool:
 
 def train_entry_problem(entry: dict) -> str | None:
     """What makes a record line unusable, or None: a ``command`` that is neither text nor a
-    list of words, or a train run without its model and params (or with a dataset, split
-    or seed of the wrong kind)."""
+    list of words, or a train run without its model (a registered one), params, dataset,
+    split and seed."""
     command = entry.get("command")
     if command is None or isinstance(command, str):
         return None
@@ -62,9 +62,12 @@ def train_entry_problem(entry: dict) -> str | None:
         return None
     kinds = {"model": str, "params": dict, "dataset": str, "split": str, "seed": int}
     wrong = [key for key, kind in kinds.items()
-             if (key in ("model", "params") or key in entry)  # the rest: right if present
-             and (not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool))]
-    return f"a train run without a proper {', '.join(wrong)}" if wrong else None
+             if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool)]
+    if wrong:
+        return f"a train run without a proper {', '.join(wrong)}"
+    if entry["model"] not in MODELS:
+        return f"a run of the model {entry['model']!r}, which is not registered here"
+    return None
 
 
 def collect_records(results_dir: str | Path) -> pd.DataFrame:

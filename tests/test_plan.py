@@ -173,10 +173,16 @@ def test_a_fresh_results_folder_and_odd_lines_and_empty_selections(tmp_path):
     odd = root / "results" / "odd.jsonl"
     for line, reason in (('{"command": 5}', "its command is 5"),
                          ('{"command": ["train", 3]}', "not a list of words"),
-                         ('{"command": ["train"], "model": "baseline"}', "without a proper")):
+                         ('{"command": ["train"], "model": "baseline"}', "without a proper"),
+                         ('{"command": ["train"], "model": "gone", "params": {}, "dataset": '
+                          '"ml-100k", "split": "u1", "seed": 0}', "'gone', which is not")):
         odd.write_text(line + "\n", encoding="utf-8")
         assert_user_error(_results(root, "--dry-run"), "odd.jsonl, line 1: damaged record",
                           reason)
+    odd.unlink()
+    (root / "results").rmdir()
+    (root / "results").write_text("", encoding="utf-8")
+    assert_user_error(_results(root, "--dry-run"), "results is not a folder")
 
 
 def test_sigterm_to_the_results_driver_ends_its_run_too(tmp_path):

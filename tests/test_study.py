@@ -152,7 +152,8 @@ def test_a_study_run_is_done_with_its_predictions_and_its_own_fresh_line(tmp_pat
 def test_collect_records_ignores_blend_records(tmp_path):
     append_record(tmp_path / "blend.jsonl", ["blend", "--dataset", "ml-100k"], {"rmse": 0.1})
     append_record(tmp_path / "runs.jsonl", ["train", "baseline", "--dataset", "ml-100k"],
-                  {"model": "baseline", "rmse": 0.9, "params": {}})
+                  {"model": "baseline", "dataset": "ml-100k", "split": "u1", "seed": 0,
+                   "rmse": 0.9, "params": {}})
     assert list(collect_records(tmp_path)["model"]) == ["baseline"]
 
 
