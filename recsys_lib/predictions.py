@@ -133,17 +133,37 @@ def read_predictions(path: str | Path) -> dict:
     return arrays
 
 
+def command_core(command) -> list | None:
+    """A train command without the files it wrote (``--record``, ``--predictions``,
+    ``--json`` and their values): what made the figures, wherever they were written (a
+    rerun names the predictions by their absolute path and writes the record itself)."""
+    if not isinstance(command, list):
+        return None
+    core, skip = [], False
+    for token in command:
+        if skip:
+            skip = False
+        elif token in ("--record", "--predictions", "--json"):
+            skip = True
+        else:
+            core.append(token)
+    return core
+
+
 def identity_problem(arrays: dict, expect: dict) -> str | None:
     """Why predictions (:func:`read_predictions`) are not those of the run ``expect``
-    describes (any of :data:`IDENTITY` and ``command``), or None when they are."""
+    describes (any of :data:`IDENTITY`, and ``command`` compared by :func:`command_core`),
+    or None when they are."""
     run = arrays["run"]
     if run is None:
         return "it was saved without the identity of its run (before identities were kept)"
+    saved = {**run, "command": command_core(run.get("command"))}
+    wanted = {**expect, "command": command_core(expect.get("command"))}
     differ = [f"other {key}" if key in ("params", "command") else
-              f"{key} {run.get(key)!r}, not {value!r}"
-              for key, value in expect.items()
-              if key in (*IDENTITY, "command")
-              and json.dumps(run.get(key), sort_keys=True, default=float)
+              f"{key} {saved.get(key)!r}, not {value!r}"
+              for key, value in wanted.items()
+              if key in (*IDENTITY, "command") and (key != "command" or "command" in expect)
+              and json.dumps(saved.get(key), sort_keys=True, default=float)
               != json.dumps(value, sort_keys=True, default=float)]
     if run.get("n_test") != len(arrays["pred"]):
         differ.append(f"{len(arrays['pred'])} predictions for n_test {run.get('n_test')}")

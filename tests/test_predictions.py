@@ -44,6 +44,10 @@ def test_saved_predictions_carry_the_identity_of_their_run(tmp_path, split):
         load_predictions(path, split, {"seed": 1})
     with pytest.raises(RecordFileError, match="other command"):  # the same model by hand
         load_predictions(path, split, {"model": "baseline", "command": ["train", "y"]})
+    # where the files went is no part of the run: a rerun names them otherwise
+    saved = _saved(tmp_path, split, name="q.npz")
+    moved = ["train", "x", "--predictions", "/elsewhere/q.npz", "--record", "r.jsonl"]
+    assert load_predictions(saved, split, {"command": moved})["run"]["model"] == "baseline"
 
 
 def test_a_file_saved_without_identity_is_refused_when_one_is_expected(tmp_path, split):

@@ -183,6 +183,12 @@ def test_rerun_keeps_its_files_beside_the_record_and_survives_odd_machine_facts(
     assert entries[0]["machine"]["torch_threads"] == 2 and entries[0]["rmse"] != 1.15
     assert entries[3]["rmse"] == json.loads(result.stdout.splitlines()[-1])["rmse"]
     assert entries[1]["rmse"] == entries[2]["rmse"] == 1.15  # refused lines are untouched
+    # the predictions a rerun saves carry the run of the line they belong to
+    from recsys_lib.predictions import identity_problem, read_predictions
+
+    saved = read_predictions(folder / "g0.npz")
+    assert identity_problem(saved, {"model": "global-mean", "seed": 0, "split": "u1",
+                                    "command": entries[0]["command"]}) is None
 
 
 def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monkeypatch):
