@@ -194,7 +194,9 @@ def study_problem(run: PlannedRun) -> str | None:
     if not lines:
         return f"results/{run.record} holds no line of its command"
     line = lines[-1]
-    if not run.params and not matches_current_defaults(run.model, line.get("params") or {}):
+    if not isinstance(line.get("params"), dict):
+        return f"its line in results/{run.record} records no params"
+    if not run.params and not matches_current_defaults(run.model, line["params"]):
         return f"its line in results/{run.record} is stale (the model's defaults changed)"
     try:
         arrays = read_predictions(predictions)
