@@ -30,6 +30,7 @@ log = logging.getLogger("recsys_lib.cache")
 DATA_DIR_ENV = "RECSYS_DATA_DIR"
 MIRROR_ENV = "RECSYS_DATA_MIRROR"
 LOCK_TIMEOUT_ENV = "RECSYS_LOCK_TIMEOUT"
+STOPPED_WAIT = 10.0  # seconds: a stopped holder cannot finish until someone resumes it
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds: a mirror copy takes seconds, a slow download minutes
 LOCK_NAME = ".lock"  # beside the dataset folder: .ml-100k.lock
 #: what pooch's temporary downloads are called (tempfile.NamedTemporaryFile in the cache)
@@ -151,26 +152,35 @@ def _holder(lock: Path) -> str:
 
 def _wait_for_lock(fd: int, lock: Path, cache: Path) -> None:
     """Take the exclusive lock on ``fd``; while another process holds it, say so once (who
-    holds it, for how long we wait) and give up after :func:`lock_timeout` seconds with
-    DataUnavailableError. The holder's process id is written into the lock file."""
+    holds it, for how long we wait) and give up with DataUnavailableError after
+    :func:`lock_timeout` seconds, or after :data:`STOPPED_WAIT` seconds (at most) while the
+    holder is stopped: it cannot finish until resumed. The holder's process id is written
+    into the lock file."""
     limit, started, said = lock_timeout(), time.monotonic(), False
+    stopped_since = None
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except BlockingIOError:
             pass
-        waited = time.monotonic() - started
-        if waited >= limit:
+        now, holder = time.monotonic(), _holder(lock)
+        stopped = holder.endswith("(stopped)")
+        stopped_since = (stopped_since or now) if stopped else None
+        gave_up = (limit if now - started >= limit else
+                   min(limit, STOPPED_WAIT) if stopped and now - stopped_since >= STOPPED_WAIT
+                   else None)
+        if gave_up is not None:
             raise DataUnavailableError(
-                f"gave up after {limit:g} s waiting for the lock {lock} on the cache folder "
-                f"{cache}, held by {_holder(lock)}; end or resume that process, or set "
+                f"gave up after {gave_up:g} s waiting for the lock {lock} on the cache folder "
+                f"{cache}, held by {holder}; end or resume that process, or set "
                 f"${LOCK_TIMEOUT_ENV} to wait longer")
         if not said:
             said = True
-            log.info("waiting for %s, which holds the lock %s on %s (giving up after %g s; "
-                     "$%s)", _holder(lock), lock, cache, limit, LOCK_TIMEOUT_ENV)
-        time.sleep(min(0.2, max(limit - waited, 0.01)))
+            log.info("waiting for %s, which holds the lock %s on %s (giving up after %g s, "
+                     "or %g s while it is stopped; $%s)", holder, lock, cache, limit,
+                     min(limit, STOPPED_WAIT), LOCK_TIMEOUT_ENV)
+        time.sleep(0.2)
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)

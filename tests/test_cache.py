@@ -246,6 +246,12 @@ def test_a_lock_held_by_a_stopped_process_is_named_and_given_up(tmp_path):
         assert_user_error(result, "gave up after 1 s", f"process {holder.pid} (stopped)",
                           "RECSYS_LOCK_TIMEOUT")
         assert result.stdout == ""  # nothing trained
+        env.pop("RECSYS_LOCK_TIMEOUT")  # the default: a stopped holder is given 10 s
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "recsys_lib", "fetch", "ml-100k"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert time.monotonic() - started < 60
+        assert_user_error(result, "gave up after 10 s", f"process {holder.pid} (stopped)")
     finally:
         holder.kill()
         holder.wait()
