@@ -44,7 +44,7 @@ def otter_run(notebook: Path, autograder: Path, out: Path) -> dict[str, tuple[fl
                           cwd=notebook.parent)
     results = out / "results.json"
     if proc.returncode != 0 or not results.exists():
-        (out / "otter.log").write_text(f"{proc.stdout}\n{proc.stderr}")
+        (out / "otter.log").write_text(f"{proc.stdout}\n{proc.stderr}", encoding="utf-8")
         raise RuntimeError(f"otter run failed on {notebook} (its output: {out / 'otter.log'})")
     data = json.loads(results.read_text(encoding="utf-8"))
     return {t["name"]: (float(t["score"]), float(t["max_score"])) for t in data["tests"]
