@@ -35,18 +35,20 @@ def same_file(first: str | Path, second: str | Path) -> bool:
 def check_json_target(path: str | Path) -> Path:
     """Refuse, before a run, a ``--json`` target that could not be written (a directory, a
     read-only file, a folder that cannot be written), or an existing file that holds
-    anything but one JSON object (a record file, a source file: never replaced); links are
-    written through."""
+    anything but one JSON summary (a record file, even of one line, a source file: never
+    replaced); links are written through."""
     target = writable_target(path, "--json file")
     if target.is_file() and target.stat().st_size:
         try:
             lines = [line for line in target.read_text(encoding="utf-8").splitlines()
                      if line.strip()]
-            summary = len(lines) == 1 and isinstance(json.loads(lines[0]), dict)
+            entry = json.loads(lines[0]) if len(lines) == 1 else None
+            summary = isinstance(entry, dict) and "recorded_on" not in entry
         except (OSError, ValueError):
             lines, summary = None, False
         if not summary:
-            held = f"{len(lines)} lines" if lines else "something else"
+            held = (f"{len(lines)} lines" if lines and len(lines) > 1 else
+                    "a record line" if lines else "something else")
             raise RecordFileError(f"the --json file {path} holds {held}, not one JSON summary; "
                                   "it is never replaced (name another file)")
     return target

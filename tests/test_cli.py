@@ -112,6 +112,10 @@ def test_json_never_replaces_a_file_that_is_not_a_summary(tmp_path):
     train = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
     assert_user_error(cli(*train, "--json", str(record)), "holds 2 lines", "never replaced")
     assert_user_error(cli(*train, "--json", str(source)), "not one JSON summary")
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"model": "m", "command": ["train"], "recorded_on": "2026-12-06"}\n')
+    assert_user_error(cli(*train, "--json", str(one)), "holds a record line")
+    assert "recorded_on" in one.read_text()
     assert record.read_text() == '{"a": 1}\n{"a": 2}\n'
     assert source.read_text() == "print('kept')\n"
     summary = tmp_path / "summary.json"
