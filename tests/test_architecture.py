@@ -271,3 +271,54 @@ def test_layers_never_import_upward_and_no_cycle_exists():
 
     for name in graph:
         visit(name)
+
+
+def _unencoded_text_io(source: str) -> list[int]:
+    """Lines of ``source`` that open, read or write text without ``encoding=`` (which then
+    follows the locale: ASCII under LC_ALL=C)."""
+    import ast
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or any(k.arg == "encoding" for k in node.keywords):
+            continue
+        func = node.func
+        name = getattr(func, "attr", getattr(func, "id", None))
+        if name == "read_text" and not node.args or name == "write_text":
+            lines.append(node.lineno)
+        elif name == "open" and not (isinstance(func, ast.Attribute)
+                                     and getattr(func.value, "id", "") in ("os", "io")):
+            args = node.args if isinstance(func, ast.Name) else [None, *node.args]
+            mode = args[1] if len(args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "mode"), None)
+            text = mode is None or isinstance(mode, ast.Constant) and "b" not in mode.value
+            if text:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_every_text_read_and_write_names_its_encoding():
+    """Under LC_ALL=C (PYTHONUTF8=0) a text file opened without encoding= is ASCII: the
+    library, the book and course tools, the benchmarks and the chapters' code name UTF-8."""
+    import re
+
+    sources = {}
+    for folder in ("recsys_lib", "book", "course", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            sources[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
+    for path in (ROOT / "notebooks").glob("*.md"):
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", path.read_text(encoding="utf-8"),
+                           re.S)
+        for index, cell in enumerate(cells):
+            code = "\n".join(line for line in cell.splitlines()
+                             if not line.startswith(("%", "!", ":")))
+            sources[f"{path.relative_to(ROOT)} cell {index}"] = code
+    missing = {}
+    for name, source in sources.items():
+        try:
+            found = _unencoded_text_io(source)
+        except SyntaxError:
+            continue  # course/checks blocks that are not Python as a whole
+        if found:
+            missing[name] = found
+    assert not missing, f"text I/O without encoding= (file: lines): {missing}"
