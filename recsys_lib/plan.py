@@ -67,7 +67,7 @@ def planned_models(models: list[str] | None = None) -> list[str]:
     """``models`` (default: every model of the Results part), each checked to have its row
     in the table and to belong to the Results part: a model without a row is refused with
     the file to edit."""
-    models = models or results_models()
+    models = list(dict.fromkeys(models)) if models else results_models()  # once each
     unknown = [m for m in models if m not in available_models()]
     if unknown:
         raise UsageError(f"no such model: {', '.join(unknown)}; choose from "

@@ -228,3 +228,9 @@ def test_sigterm_to_the_results_driver_ends_its_run_too(tmp_path):
             driver.kill()
         for pid in children():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_model_named_twice_is_planned_once():
+    once = plan.results_plan(["baseline"])
+    assert plan.results_plan(["baseline", "baseline"]) == once
+    assert len(set(once)) == len(once)
