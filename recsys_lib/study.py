@@ -46,7 +46,7 @@ def study_names(dataset: str, split: str, names: list[str] | None = None) -> lis
     planned = _planned(dataset, split)
     if not planned:
         raise UsageError(f"no study runs are planned on {dataset} {split}")
-    names = list(planned) if names is None else list(names)
+    names = sorted(planned) if names is None else list(names)  # sorted, as recorded
     unknown = [name for name in names if name not in planned]
     if unknown:
         raise UsageError(f"no study run named {', '.join(unknown)} on {dataset} {split}; "
