@@ -113,6 +113,8 @@ class Split:
         """
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"validation seed must be a whole number, 0 or more, got {seed!r}")
         order = np.random.default_rng(seed).permutation(len(self.train))
         n_validation = int(round(fraction * len(self.train)))
         held_out, kept = order[:n_validation], np.sort(order[n_validation:])
