@@ -10,6 +10,7 @@ A child's record is written atomically, so a stopped child leaves its record as 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import threading
@@ -46,20 +47,27 @@ def stop_on_signals():
             signal.signal(signum, handler)
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signum)
+
+
 def run_child(args: list[str], **popen) -> subprocess.CompletedProcess:
     """``subprocess.run(args, **popen)``, but an exception in the parent while the child runs
-    (:class:`Stopped`, Ctrl-C) ends the child first: SIGTERM, SIGKILL after :data:`GRACE`
-    seconds, then the exception goes on."""
-    process = subprocess.Popen(args, **popen)
+    (:class:`Stopped`, Ctrl-C) ends the child and the processes it started (its own process
+    group) first: SIGTERM, SIGKILL after :data:`GRACE` seconds, then the exception goes
+    on."""
+    # its own process group: the stop reaches what the run started too (a JVM, DDP workers)
+    process = subprocess.Popen(args, process_group=0, **popen)
     try:
         stdout, stderr = process.communicate()
     except BaseException:
-        with contextlib.suppress(OSError):
-            process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(GRACE)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        _signal_group(process, signal.SIGKILL)  # whatever of the group outlived its leader
         raise
     return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
