@@ -12,9 +12,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# JupyterLab's settings overrides, read from the venv (never the user's home): a double
-# click opens a chapter .md as a Jupytext notebook (book/lab/overrides.json)
-LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# JupyterLab's settings, read from the venv (never the user's home): a double click opens a
+# chapter .md as a Jupytext notebook (book/lab/overrides.json), unmodified (book/lab/*.py)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json \
+  $(VENV)/etc/jupyter/jupyter_server_config.py
 # Offline machines with the shared data mirror beside the checkout use it automatically;
 # the mirror goes through the same hash-checked fetch as a download.
 ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
@@ -35,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[book,test,course,scale]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 $(KERNEL_NAME) >/dev/null
 	touch $(STAMP)
 
 data: $(STAMP)
@@ -75,9 +76,18 @@ lab: $(STAMP) $(LAB_SETTINGS)
 	@$(DATA_AT_HAND) || $(BIN)/python -m recsys_lib fetch --all
 	$(BIN)/jupyter lab $(LAB_ROOT) --ip=$(IP) --port=$(PORT) notebooks
 
-$(LAB_SETTINGS): book/lab/overrides.json $(STAMP)
+# The kernel carries the display name the chapters' headers give it: JupyterLab rewrites a
+# different one into the notebook as it opens, which marks a chapter modified at once.
+KERNEL_NAME := --display-name "Python 3"
+$(VENV)/share/jupyter/lab/settings/overrides.json: book/lab/overrides.json $(STAMP) Makefile
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 $(KERNEL_NAME) >/dev/null
 	@mkdir -p $(dir $@)
-	cp book/lab/overrides.json $@
+	cp $< $@
+
+# (opening a chapter marks nothing modified: see the file)
+$(VENV)/etc/jupyter/jupyter_server_config.py: book/lab/jupyter_server_config.py $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 notebooks: $(STAMP)
 	$(BIN)/python book/make_notebooks.py

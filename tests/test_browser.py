@@ -268,3 +268,130 @@ def test_chapter_has_download_colab_and_binder_buttons_to_existing_files(page):
     assert (ROOT / colab.group(2)).is_file() and colab.group(2).endswith(".ipynb")
     binder_path = binder.group(2).replace("%2F", "/")
     assert (ROOT / binder_path).is_file(), binder_path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``make lab`` on a free port of 127.0.0.1 with a token, its own runtime, workspace and
+    user-settings folders (the user's own lab settings cannot change what it shows). ``-o``
+    keeps make from reinstalling the venv."""
+    import secrets
+    import signal
+    import subprocess
+    import urllib.request
+
+    if shutil.which("make") is None or not (ROOT / ".venv" / "bin" / "jupyter").exists():
+        pytest.skip("needs make and the venv make install creates")
+    folder = tmp_path_factory.mktemp("lab")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_TOKEN": token, "BROWSER": "true",
+           "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
+           "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings")}
+    # every cell in the page, not only those in view, so that the test sees them all
+    tracker = folder / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    log = open(folder / "lab.log", "wb")
+    process = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "lab",
+                                f"PORT={port}", "IP=127.0.0.1"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("make lab did not start: " + (folder / "lab.log").read_text())
+                time.sleep(0.5)
+        yield url, token
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+LAB_CHAPTER = "09_glocal_k.md"
+
+
+def _wait(browser, script, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = browser.execute_script(script)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_lab_opens_a_chapter_as_a_notebook_by_double_click(browser, lab):
+    """A double click on a chapter in make lab's file browser opens it as a notebook: code
+    cells, markdown rendered (its MyST directives too), and the tab not marked modified."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    url, token = lab
+    browser.get(f"{url}/lab?token={token}")
+    item = f"//li[contains(@class, 'jp-DirListing-item')][.//span[text()='{LAB_CHAPTER}']]"
+    found = f"""const e = document.evaluate("{item}", document, null,
+        XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+        return e !== null && e.getClientRects().length > 0"""
+    if not _wait(browser, found, 60):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "lab.png"))
+    assert _wait(browser, found, 1), "the chapter is not in the file browser (see lab.png)"
+    entry = browser.find_element(By.XPATH, item)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", entry)
+    time.sleep(0.5)  # the file browser settles (lab keeps laying out its panels)
+    ActionChains(browser).double_click(entry).perform()
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    opened = f"""return document.querySelectorAll(
+        "{panel} .jp-MarkdownCell h1").length > 0"""
+    if not _wait(browser, opened, 60):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "lab.png"))
+    assert _wait(browser, opened, 1), \
+        "no notebook with rendered markdown opened (a text editor instead? see lab.png)"
+    # lab renders a markdown cell when it first scrolls into view
+    browser.execute_async_script(f"""
+        const done = arguments[arguments.length - 1];
+        const cells = [...document.querySelectorAll("{panel} .jp-MarkdownCell")];
+        (async () => {{
+            for (const cell of cells) {{
+                cell.scrollIntoView();
+                await new Promise(r => setTimeout(r, 50));
+            }}
+            done();
+        }})();""")
+    facts = browser.execute_script(f"""
+        const panel = document.querySelector("{panel}");
+        // jupyterlab-myst renders a markdown cell into a .myst widget
+        const markdown = [...panel.querySelectorAll(".jp-MarkdownCell .myst")];
+        const tab = document.querySelector(".lm-TabBar-tab.jp-mod-current");
+        return {{code: panel.querySelectorAll(".jp-CodeCell").length,
+                 cells: panel.querySelectorAll(".jp-MarkdownCell").length,
+                 markdown: markdown.length,
+                 raw: markdown.map(e => e.textContent)
+                              .filter(t => t.includes(":::{{") || t.includes("```{{")).length,
+                 title: tab && tab.textContent, editors: document.querySelectorAll(
+                     ".jp-FileEditor:not(.lm-mod-hidden)").length}};""")
+    assert facts["title"] and LAB_CHAPTER in facts["title"], facts
+    assert facts["code"] > 10 and facts["editors"] == 0, facts
+    assert facts["markdown"] == facts["cells"] > 10, facts
+    assert facts["raw"] == 0, f"MyST directives shown as text in {facts['raw']} cells"
+    # the kernel starting and the notebook settling must not mark it modified either
+    time.sleep(3)
+    dirty = browser.execute_script(
+        "return [...document.querySelectorAll('.lm-TabBar-tab.jp-mod-dirty')]"
+        ".map(t => t.textContent)")
+    assert not dirty, f"opening marked modified: {dirty}"
