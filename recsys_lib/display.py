@@ -191,6 +191,13 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
         styler = styler.set_properties(subset=label_headers,
                                        **{"text-align": "left", "font-weight": "bold",
                                           "white-space": "normal"})
+    # numbers never wrap (TABLE_STYLES); a text column wraps at its spaces, so that a long
+    # label or an interval written out keeps the table within the text column
+    text = [words[c] for c in frame.columns[label_count:]
+            if not pd.api.types.is_numeric_dtype(frame[c])
+            and frame[c].map(lambda v: isinstance(v, str) and " " in v).any()]
+    if text:
+        styler = styler.set_properties(subset=text, **{"white-space": "normal"})
     if caption:
         styler = styler.set_caption(caption)
     return styler

@@ -1,5 +1,7 @@
 """The book's table formatter: headers in words, digits by meaning, no mostly-empty table."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,3 +95,14 @@ def test_printed_figures_follow_the_table_rule():
     assert display.signed(0.0011) == "+0.0011" and display.signed(-0.0) == "0.0000"
     assert display.share(0.0598) == "0.060"
     assert display.seconds(45.6) == "46" and display.seconds(3.21) == "3.2"
+
+
+def test_text_cells_wrap_and_numbers_do_not():
+    frame = pd.DataFrame({"model": ["a", "b"], "rmse": [0.9, 0.8],
+                          "interval": ["+0.0012 to +0.0040", "-0.0003 to +0.0021"],
+                          "finding": ["yes", "no"]})
+    html = _rendered(display.table(frame, label="model"))
+    rules = re.findall(r"\n(#T_\w+(?:, #T_\w+)*) \{([^}]*)\}", html)
+    wrapped = {int(cell.rsplit("_col", 1)[1]) for cells, body in rules
+               if "white-space: normal" in body for cell in cells.split(", ")}
+    assert wrapped == {0, 2}  # the label and the interval, not the number or yes/no
