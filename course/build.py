@@ -460,11 +460,12 @@ def stub_marked(source: str) -> str:
 def autograder_requirements() -> list[str]:
     """What ``autograder.zip`` installs beside otter (its environment.yml and requirements.txt),
     so Gradescope's image and ``otter grade`` build once: the CPU build of the torch the
-    Makefile pins, and the book's package."""
+    Makefile pins, and the book's package as an editable clone of the repository, so that its
+    ``results/`` (the records chapters 9-12 read) comes with it, as in the setup cell."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     torch = re.search(r'"torch==([^"]+)"', makefile).group(1)
     return ["--extra-index-url https://download.pytorch.org/whl/cpu", f"torch=={torch}+cpu",
-            f"recsys_lib @ git+{REPO_URL}"]
+            f"-e git+{REPO_URL}#egg=recsys_lib"]
 
 
 def raw(text: str):
@@ -484,7 +485,7 @@ def master_notebook(chapter: Path, catalogue: dict) -> tuple[nbformat.NotebookNo
                  f"# Exercises: {parsed['title']}\n\nThese exercises go with the chapter "
                  f"*{parsed['title']}* (`notebooks/{chapter.name}`). Run the cells from the top. "
                  "`grader.check(\"...\")` runs the public checks of an exercise; your "
-                 "instructor grades with more (hidden) checks, on fresh random data, so make "
+                 "instructor grades with more (hidden) checks, on other cases, so make "
                  "your functions correct in general, not just for the examples."),
              nbformat.v4.new_code_cell(setup_cell(chapter.stem))]
     for token in parsed["preamble"]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -125,6 +126,21 @@ def test_student_edition_holds_no_solution(course):
                 assert name in instructor
     assert not list((course / "student").rglob("*.zip"))
     assert not list((course / "student").rglob("*.md"))[1:]  # only the README
+
+
+def test_the_autograder_installs_cpu_torch_and_the_repository_with_its_records(course):
+    """Gradescope's image and otter grade build from the zip's requirements once: a CPU
+    torch, and the package as an editable clone, whose results/ chapters 9-12 read."""
+    zips = sorted((course / "instructor").rglob("autograder.zip"))
+    assert len(zips) == len(CHAPTERS)
+    for path in zips:
+        with zipfile.ZipFile(path) as archive:
+            environment = yaml.safe_load(archive.read("environment.yml"))
+        pip = next(item["pip"] for item in environment["dependencies"]
+                   if isinstance(item, dict))
+        assert any(re.fullmatch(r"torch==[\d.]+\+cpu", line) for line in pip), path
+        assert [line for line in pip if "recsys_lib" in line] == [
+            f"-e git+{build.REPO_URL}#egg=recsys_lib"], path
 
 
 def test_student_notebooks_start_with_the_colab_setup_cell(course):
