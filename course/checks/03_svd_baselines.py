@@ -12,13 +12,20 @@ def random_split(n_users=40, n_items=30, n=600, test_share=0.2):
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
 # %% svd-ex-baseline public
-def test_agrees_with_recsys_lib(baseline_biases):
-    from recsys_lib.models.baselines import fit_baseline_als
-    split = random_split()
-    got = baseline_biases(split)
-    ref = fit_baseline_als(split)
-    assert np.isclose(got[0], ref[0])
-    assert np.allclose(got[1], ref[1]) and np.allclose(got[2], ref[2])
+def test_a_small_example(baseline_biases):
+    from types import SimpleNamespace
+    # users 0, 1 and items 0, 1 are rated; user 2 and item 2 are not
+    train = SimpleNamespace(users=np.array([0, 0, 1]), items=np.array([0, 1, 0]),
+                            ratings=np.array([5.0, 3.0, 4.0]))
+    split = SimpleNamespace(train=train, n_users=3, n_items=3)
+    mu, b_user, b_item = baseline_biases(split, n_epochs=1, reg_user=1.0, reg_item=1.0)
+    assert np.isclose(mu, 4.0), "mu is the mean training rating"
+    # the items first, with b_user = 0: item 0 (5 - 4 + 4 - 4) / (1 + 2), item 1 (3 - 4) / (1 + 1)
+    assert np.allclose(b_item, [1 / 3, -1 / 2, 0.0]), "item biases of the first sweep"
+    # then the users, given those item biases: user 0 (5 - 4 - 1/3 + 3 - 4 + 1/2) / (1 + 2),
+    # user 1 (4 - 4 - 1/3) / (1 + 1)
+    assert np.allclose(b_user, [1 / 18, -1 / 6, 0.0]), "user biases of the first sweep"
+    assert np.array_equal(train.ratings, [5.0, 3.0, 4.0]), "the input must not change"
 
 # %% svd-ex-baseline hidden
 def test_settings_and_unrated(baseline_biases):
@@ -30,6 +37,15 @@ def test_settings_and_unrated(baseline_biases):
     assert len(got[1]) == split.n_users and len(got[2]) == split.n_items
     unrated = np.setdiff1d(np.arange(split.n_items), split.train.items)
     assert np.all(np.asarray(got[2])[unrated] == 0)
+
+# %% svd-ex-baseline hidden
+def test_default_settings_agree_with_recsys_lib(baseline_biases):
+    from recsys_lib.models.baselines import fit_baseline_als
+    split = random_split()
+    got = baseline_biases(split)
+    ref = fit_baseline_als(split)
+    assert np.isclose(got[0], ref[0])
+    assert np.allclose(got[1], ref[1]) and np.allclose(got[2], ref[2])
 
 # %% svd-ex-sgd public
 def test_one_rating_and_zero_rate(sgd_epoch):
@@ -74,6 +90,21 @@ def test_agrees_with_biased_mf_sgd(sgd_epoch):
     assert np.isclose(out[0][0], first + 0.1 * e2)
 
 # %% svd-ex-rank public
+def test_constant_training_ratings(rank_sweep):
+    # every training rating is 4: mu = 4, every bias and residual 0, so every rank predicts 4
+    # and the test errors are 2, 2 and 1: RMSE sqrt(9 / 3)
+    train = pd.DataFrame({"user": [0, 0, 1, 1, 2, 3, 3, 4], "item": [0, 1, 1, 2, 0, 2, 3, 3],
+                          "rating": [4.0] * 8})
+    test = pd.DataFrame({"user": [0, 2, 4], "item": [2, 3, 0], "rating": [2.0, 2.0, 5.0]})
+    got = rank_sweep(split_from_frames("tiny", "t", train, test, (1.0, 5.0)), [1, 2])
+    assert sorted(got) == [1, 2], "one entry per rank"
+    assert np.allclose([got[1], got[2]], np.sqrt(3)), "test RMSE of a prediction of 4"
+    got = rank_sweep(random_split(), [1, 3])
+    assert sorted(got) == [1, 3]
+    assert all(0 < got[r] < 4 for r in (1, 3)), "a test RMSE on the 1-5 scale"
+    assert not np.isclose(got[1], got[3]), "the rank must change the model"
+
+# %% svd-ex-rank hidden
 def test_agrees_with_run(rank_sweep):
     from recsys_lib.training import run
     split = random_split()

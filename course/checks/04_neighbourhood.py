@@ -12,7 +12,28 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
 # %% nbr-ex-pearson public
-def test_agrees_with_recsys_lib(shrunk_pearson_np):
+def test_a_small_example(shrunk_pearson_np):
+    # 3 users, 4 items; item 3 has no rater, items 1 and 2 share only user 1
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 1, 0]], dtype=float)
+    residuals = np.array([[1, 2, 0, 0], [2, 1, 1, 0], [1, 0, 3, 0]], dtype=float)
+    before = residuals.copy()
+    got = np.asarray(shrunk_pearson_np(residuals, mask, 2.0))
+    assert got.shape == (4, 4), "(n_items, n_items)"
+    assert np.array_equal(residuals, before), "the input must not change"
+    # (0, 1): users 0, 1: (1*2 + 2*1) / sqrt((1 + 4) (4 + 1)) = 0.8, shrunk by 2 / (2 + 2)
+    # (0, 2): users 1, 2: (2*1 + 1*3) / sqrt((4 + 1) (1 + 9)), shrunk by 2 / (2 + 2)
+    # (1, 2): user 1 alone: 1*1 / sqrt(1 * 1) = 1, shrunk by 1 / (1 + 2)
+    s01, s02, s12 = 0.8 * 0.5, 5 / np.sqrt(50) * 0.5, 1 / 3
+    expected = [[0, s01, s02, 0], [s01, 0, s12, 0], [s02, s12, 0, 0], [0, 0, 0, 0]]
+    assert np.allclose(got, expected)
+    got = np.asarray(shrunk_pearson_np(residuals, mask, 0.0))
+    assert np.isclose(got[1, 2], 1.0) and np.isclose(got[0, 1], 0.8), "no shrinkage"
+    mask = (rng.random((30, 12)) < 0.5).astype(float)
+    got = np.asarray(shrunk_pearson_np(rng.normal(0, 1, (30, 12)) * mask, mask, 5.0))
+    assert np.allclose(got, got.T) and np.all(np.abs(got) <= 1), "symmetric, within [-1, 1]"
+
+# %% nbr-ex-pearson hidden
+def test_random_matrix_agrees_with_recsys_lib(shrunk_pearson_np):
     from recsys_lib.models.neighbourhood import shrunk_pearson
     mask = (rng.random((30, 12)) < 0.5).astype(float)
     residuals = rng.normal(0, 1, (30, 12)) * mask
@@ -63,6 +84,23 @@ def test_agrees_with_knn_pearson(knn_offset):
         assert np.isclose(baseline[u, i] + offset, p, atol=1e-4), (u, i)
 
 # %% nbr-ex-shrink public
+def test_constant_training_ratings(shrinkage_sweep):
+    from recsys_lib.splits import split_from_frames
+    import pandas as pd
+    # every training rating is 4: the baseline is 4 and every residual 0, so knn-pearson
+    # predicts 4 whatever the shrinkage; the test errors are 2, 2 and 1: RMSE sqrt(9 / 3)
+    train = pd.DataFrame({"user": [0, 0, 1, 1, 2, 3, 3, 4], "item": [0, 1, 1, 2, 0, 2, 3, 3],
+                          "rating": [4.0] * 8})
+    test = pd.DataFrame({"user": [0, 2, 4], "item": [2, 3, 0], "rating": [2.0, 2.0, 5.0]})
+    got = shrinkage_sweep(split_from_frames("tiny", "t", train, test, (1.0, 5.0)), [0.0, 10.0])
+    assert sorted(got) == [0.0, 10.0], "one entry per shrinkage value"
+    assert np.allclose([got[0.0], got[10.0]], np.sqrt(3)), "test RMSE of a prediction of 4"
+    got = shrinkage_sweep(random_split(), [0.0, 50.0])
+    assert sorted(got) == [0.0, 50.0]
+    assert all(0 < got[v] < 4 for v in got), "a test RMSE on the 1-5 scale"
+    assert not np.isclose(got[0.0], got[50.0]), "the shrinkage must change the model"
+
+# %% nbr-ex-shrink hidden
 def test_agrees_with_run(shrinkage_sweep):
     from recsys_lib.training import run
     split = random_split()

@@ -11,15 +11,29 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
-
-def reference_implicit(split, Y):
-    from recsys_lib.models._als import observed
-    from recsys_lib.models.svdpp import implicit_operator
-    op = implicit_operator(observed(split, "cpu"))
-    return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
-
 # %% svdpp-ex-term public
-def test_agrees_with_recsys_lib(implicit_sum):
+def test_a_small_example(implicit_sum):
+    # user 0 rated items 0 and 2, user 1 item 1, user 2 nothing
+    users, items = np.array([0, 1, 0]), np.array([0, 1, 2])
+    Y = np.array([[1.0, 2.0], [3.0, 0.0], [1.0, 4.0]])
+    got = np.asarray(implicit_sum(users, items, 3, Y))
+    assert got.shape == (3, 2), "(n_users, k)"
+    assert np.allclose(got[0], np.array([2.0, 6.0]) / np.sqrt(2)), "(y_0 + y_2) / sqrt(2)"
+    assert np.allclose(got[1], [3.0, 0.0]), "y_1 / sqrt(1)"
+    assert np.allclose(got[2], 0.0), "a user without ratings: zeros"
+    assert np.array_equal(Y, [[1, 2], [3, 0], [1, 4]]), "the input must not change"
+    order = [2, 0, 1]
+    assert np.allclose(implicit_sum(users[order], items[order], 3, Y), got), \
+        "the order of the ratings does not matter"
+
+# %% svdpp-ex-term hidden
+def test_random_split_agrees_with_recsys_lib(implicit_sum):
+    def reference_implicit(split, Y):
+        from recsys_lib.models._als import observed
+        from recsys_lib.models.svdpp import implicit_operator
+        op = implicit_operator(observed(split, "cpu"))
+        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
+
     split = random_split()
     Y = rng.normal(0, 1, (split.n_items, 4))
     got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
@@ -28,6 +42,12 @@ def test_agrees_with_recsys_lib(implicit_sum):
 
 # %% svdpp-ex-term hidden
 def test_users_without_ratings(implicit_sum):
+    def reference_implicit(split, Y):
+        from recsys_lib.models._als import observed
+        from recsys_lib.models.svdpp import implicit_operator
+        op = implicit_operator(observed(split, "cpu"))
+        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
+
     split = random_split(60, 25, 500, 0.5)
     Y = rng.normal(0, 1, (split.n_items, 3))
     got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
@@ -37,7 +57,27 @@ def test_users_without_ratings(implicit_sum):
     assert np.allclose(one[1], 0.5) and np.all(one[[0, 2]] == 0)
 
 # %% svdpp-ex-predict public
-def test_agrees_with_svdpp(svdpp_predict):
+def test_a_small_example(svdpp_predict):
+    b_user, b_item = np.array([0.5, -0.5]), np.array([0.1, 0.2, 0.3])
+    P = np.array([[1.0, 0.0], [0.0, 1.0]])
+    Q = np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 1.0]])
+    Y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    train_users, train_items = np.array([0, 0]), np.array([0, 1])  # user 1 rated nothing
+    got = np.asarray(svdpp_predict(3.0, b_user, b_item, P, Q, Y, train_users, train_items,
+                                   np.array([0, 1]), np.array([2, 1])), dtype=float)
+    assert got.shape == (2,), "one prediction per pair"
+    # (0, 2): 3 + 0.5 + 0.3 + q_2 . (p_0 + (y_0 + y_1) / sqrt(2)) = 3.8 + (0 + 1 / sqrt(2))
+    # (1, 1): 3 - 0.5 + 0.2 + q_1 . (p_1 + 0) = 2.7 + 0
+    assert np.allclose(got, [3.8 + 1 / np.sqrt(2), 2.7])
+
+# %% svdpp-ex-predict hidden
+def test_fitted_svdpp_agrees_with_recsys_lib(svdpp_predict):
+    def reference_implicit(split, Y):
+        from recsys_lib.models._als import observed
+        from recsys_lib.models.svdpp import implicit_operator
+        op = implicit_operator(observed(split, "cpu"))
+        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
+
     from recsys_lib.models import create_model
     split = random_split()
     model = create_model("svdpp", n_factors=3, n_epochs=3, device="cpu").fit(split)
@@ -67,6 +107,26 @@ def test_formula_on_random_parameters(svdpp_predict):
     assert np.allclose(got, expected)
 
 # %% svdpp-ex-sweeps public
+def test_validation_not_test(validation_curve):
+    from recsys_lib.splits import split_from_frames
+    import pandas as pd
+    # every training rating is 4 and every test rating 5: svdpp predicts the validation
+    # slice (carved from the training part) exactly, RMSE 0; on the test part it would be 1
+    grid = [(u, i) for u in range(30) for i in range(20)]
+    train = pd.DataFrame([(u, i, 4.0) for u, i in grid if (u + i) % 2 == 0],
+                         columns=["user", "item", "rating"])
+    test = pd.DataFrame([(u, i, 5.0) for u, i in grid if (u + i) % 10 == 5],
+                        columns=["user", "item", "rating"])
+    split = split_from_frames("tiny", "t", train, test, (1.0, 5.0))
+    got = validation_curve(split, [1, 2], seed=2)
+    assert sorted(got) == [1, 2], "one entry per number of sweeps"
+    assert got[1] < 0.1 and got[2] < 0.1, "the RMSE of the validation slice, never the test"
+    got = validation_curve(random_split(), [1, 3], seed=2)
+    assert sorted(got) == [1, 3]
+    assert all(0 < got[n] < 4 for n in got), "an RMSE on the 1-5 scale"
+    assert not np.isclose(got[1], got[3]), "the number of sweeps must change the model"
+
+# %% svdpp-ex-sweeps hidden
 def test_agrees_with_run(validation_curve):
     from recsys_lib.training import run
     split = random_split()
