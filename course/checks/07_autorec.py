@@ -11,24 +11,39 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
-
-def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
-    """A random I-AutoRec problem of recsys_lib and random parameters for it."""
-    from recsys_lib.models.autorec import _SparseAutoRecProblem
-    mask = (rng.random((n_items, n_users)) < density).astype(float)
-    R = rng.integers(1, 6, (n_items, n_users)) * mask
-    rows, cols = np.nonzero(mask)
-    import inspect
-    extra = ({"device": torch.device("cpu")}
-             if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
-    problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                    "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
-    V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
-    W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
-    return problem, R, mask, V, mu, W, b
-
 # %% autorec-ex-forward public
-def test_agrees_with_recsys_lib(autorec_reconstruct):
+def test_a_small_example(autorec_reconstruct):
+    R = np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]])           # 2 items, 3 users
+    V = np.array([[0.0, 0.0], [np.log(3) / 2, 0.0], [0.0, 0.0]])  # (n_users, k = 2)
+    W = np.array([[2.0, 0.0, -2.0], [0.0, 4.0, 0.0]])          # (k, n_users)
+    b = np.ones(3)
+    # R V = [[0, 0], [log 3, 0]]; sigmoid(0) = 0.5, sigmoid(log 3) = 0.75
+    # so the codes are [[0.5, 0.5], [0.75, 0.5]], times W, plus b
+    got = np.asarray(autorec_reconstruct(R, V, np.zeros(2), W, b))
+    assert got.shape == (2, 3), "(n_items, n_users)"
+    assert np.allclose(got, [[2.0, 3.0, 0.0], [2.5, 3.0, -0.5]])
+    # the encoder bias: mu = (log 3, 0) makes item 0's code [0.75, 0.5] too
+    got = np.asarray(autorec_reconstruct(R, V, np.array([np.log(3), 0.0]), W, b))
+    assert np.allclose(got[0], [2.5, 3.0, -0.5])
+    assert np.array_equal(R, [[1, 0, 3], [0, 2, 0]]), "the input must not change"
+
+# %% autorec-ex-forward hidden
+def test_random_problem_agrees_with_recsys_lib(autorec_reconstruct):
+    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+        from recsys_lib.models.autorec import _SparseAutoRecProblem
+        mask = (rng.random((n_items, n_users)) < density).astype(float)
+        R = rng.integers(1, 6, (n_items, n_users)) * mask
+        rows, cols = np.nonzero(mask)
+        import inspect
+        extra = ({"device": torch.device("cpu")}
+                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
+        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
+        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+        return problem, R, mask, V, mu, W, b
+
     problem, R, mask, V, mu, W, b = problem_and_params(12, 9, 4)
     H = problem.hidden_layer(torch.tensor(V), torch.tensor(mu)).numpy()
     got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
@@ -37,6 +52,21 @@ def test_agrees_with_recsys_lib(autorec_reconstruct):
 
 # %% autorec-ex-forward hidden
 def test_empty_rows_and_shapes(autorec_reconstruct):
+    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+        from recsys_lib.models.autorec import _SparseAutoRecProblem
+        mask = (rng.random((n_items, n_users)) < density).astype(float)
+        R = rng.integers(1, 6, (n_items, n_users)) * mask
+        rows, cols = np.nonzero(mask)
+        import inspect
+        extra = ({"device": torch.device("cpu")}
+                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
+        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
+        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+        return problem, R, mask, V, mu, W, b
+
     problem, R, mask, V, mu, W, b = problem_and_params(20, 15, 3, density=0.1)
     R[0] = 0.0   # an item without ratings: its code is sigmoid(mu)
     got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
@@ -45,13 +75,57 @@ def test_empty_rows_and_shapes(autorec_reconstruct):
     assert np.allclose(got[1:], (H @ W + b)[1:])
 
 # %% autorec-ex-loss public
-def test_agrees_with_recsys_lib(autorec_loss):
+def test_a_small_example(autorec_loss):
+    # the example of the forward check: the reconstruction is [[2, 3, 0], [2.5, 3, -0.5]]
+    R = np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]])
+    mask = (R > 0).astype(float)
+    V = np.array([[0.0, 0.0], [np.log(3) / 2, 0.0], [0.0, 0.0]])
+    W = np.array([[2.0, 0.0, -2.0], [0.0, 4.0, 0.0]])
+    b = np.ones(3)
+    # observed: (1 - 2)^2 + (3 - 0)^2 for item 0, (2 - 3)^2 for item 1; the zeros do not count
+    assert np.isclose(autorec_loss(R, mask, V, np.zeros(2), W, b, 0.0), 11.0)
+    # penalty reg / 2 (|W|^2 + |V|^2) = 3 / 2 (4 + 16 + 4 + (log 3)^2 / 4)
+    penalty = 1.5 * (24 + np.log(3) ** 2 / 4)
+    assert np.isclose(autorec_loss(R, mask, V, np.zeros(2), W, b, 3.0), 11.0 + penalty)
+
+# %% autorec-ex-loss hidden
+def test_random_problem_agrees_with_recsys_lib(autorec_loss):
+    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+        from recsys_lib.models.autorec import _SparseAutoRecProblem
+        mask = (rng.random((n_items, n_users)) < density).astype(float)
+        R = rng.integers(1, 6, (n_items, n_users)) * mask
+        rows, cols = np.nonzero(mask)
+        import inspect
+        extra = ({"device": torch.device("cpu")}
+                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
+        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
+        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+        return problem, R, mask, V, mu, W, b
+
     problem, R, mask, V, mu, W, b = problem_and_params(10, 8, 3, reg=2.0)
     theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
     assert np.isclose(autorec_loss(R, mask, V, mu, W, b, 2.0), problem.loss_grad(theta)[0])
 
 # %% autorec-ex-loss hidden
 def test_missing_entries_do_not_count(autorec_loss):
+    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+        from recsys_lib.models.autorec import _SparseAutoRecProblem
+        mask = (rng.random((n_items, n_users)) < density).astype(float)
+        R = rng.integers(1, 6, (n_items, n_users)) * mask
+        rows, cols = np.nonzero(mask)
+        import inspect
+        extra = ({"device": torch.device("cpu")}
+                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
+        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
+        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+        return problem, R, mask, V, mu, W, b
+
     problem, R, mask, V, mu, W, b = problem_and_params(25, 14, 5, density=0.2, reg=0.3)
     theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
     expected = problem.loss_grad(theta)[0]
@@ -60,6 +134,18 @@ def test_missing_entries_do_not_count(autorec_loss):
                       expected - 0.15 * ((W ** 2).sum() + (V ** 2).sum()))
 
 # %% autorec-ex-reg public
+def test_keys_and_settings(reg_sweep):
+    split = random_split()
+    got = reg_sweep(split, [1.0, 100.0], n_epochs=5, n_hidden=8)
+    assert sorted(got) == [1.0, 100.0], "one entry per lambda"
+    assert all(0 < got[r] < 4 for r in got), "an RMSE on the 1-5 scale"
+    assert not np.isclose(got[1.0], got[100.0]), "lambda must change the model"
+    again = reg_sweep(split, [1.0], n_epochs=5, n_hidden=8)
+    assert np.isclose(again[1.0], got[1.0]), "the same settings give the same RMSE"
+    shorter = reg_sweep(split, [1.0], n_epochs=1, n_hidden=8)
+    assert not np.isclose(shorter[1.0], got[1.0]), "n_epochs must reach the model"
+
+# %% autorec-ex-reg hidden
 def test_agrees_with_run(reg_sweep):
     from recsys_lib.training import run
     split = random_split()
