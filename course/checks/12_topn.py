@@ -1,12 +1,11 @@
 # Checks of chapter 12's exercises (see course/build.py for the format). Ranks are checked
 # against a count by sorting (and, in a hidden check, the last line of
-# recsys_lib.topn.koren_ranks), the curves against recsys_lib.topn.recall_curve and a
-# cumulative count. The expected shares of the percentile plot are computed in integers
+# recsys_lib.topn.koren_ranks), the curves against a count of the ranks below N (and, in the
+# hidden checks, recsys_lib.topn.recall_curve and a cumulative count). The expected shares of the percentile plot are computed in integers
 # (rank / n_random <= j / 100 exactly when 100 rank <= j n_random), so no rounding decides a
 # rank that falls on a grid point.
 # %% common
 import numpy as np
-from recsys_lib import topn
 
 rng = np.random.default_rng(212)  # fixed: a regrade draws the same cases
 GRID = np.linspace(0, 1, 101)
@@ -56,15 +55,6 @@ def tied_scores(n, n_random):
     return rng.integers(1, 6, (n, 1 + n_random)).astype(float)
 
 
-def expected_curves(ranks, max_n):
-    """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
-    precision(N) = recall(N) / N, for N = 1..max_n."""
-    recall = topn.recall_curve(np.asarray(ranks), max_n)
-    counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
-    assert np.allclose(recall, counted[:max_n] / len(ranks))
-    return recall, recall / np.arange(1, max_n + 1)
-
-
 def curves_of(topn_curves, ranks, max_n=None):
     result = topn_curves(ranks) if max_n is None else topn_curves(ranks, max_n)
     assert len(result) == 2, "return the two arrays: (recall, precision)"
@@ -72,13 +62,6 @@ def curves_of(topn_curves, ranks, max_n=None):
     n = 20 if max_n is None else max_n
     assert recall.shape == precision.shape == (n,), "one value per N = 1..max_n"
     return recall, precision
-
-
-def check_curves(topn_curves, ranks, max_n=None):
-    recall, precision = curves_of(topn_curves, ranks, max_n)
-    want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
-    assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
-    assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
 
 # %% topn-ex-rank public
 def test_ranks_constant_and_random(ranks_from_scores):
@@ -120,10 +103,51 @@ def test_curves_small_example(topn_curves):
     recall, precision = curves_of(topn_curves, np.array([0, 1, 5, 20, 999]))
     assert np.allclose(recall[[0, 1, 4, 5, 19]], [0.2, 0.4, 0.4, 0.6, 0.6])
     assert np.allclose(precision[[0, 9, 19]], [0.2, 0.06, 0.03])
+    ranks = rng.integers(0, 1001, 500)
+    recall, precision = curves_of(topn_curves, ranks, 30)
+    want = np.array([(ranks < n).mean() for n in range(1, 31)])  # ranks below N
+    assert np.allclose(recall, want), "recall(N) is the share of ranks below N"
+    assert np.allclose(precision, want / np.arange(1, 31)), "precision(N) = recall(N) / N"
+
+# %% topn-ex-curves hidden
+def test_curves_agree_with_recall_curve(topn_curves):
+    def expected_curves(ranks, max_n):
+        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
+        precision(N) = recall(N) / N, for N = 1..max_n."""
+        from recsys_lib import topn
+        recall = topn.recall_curve(np.asarray(ranks), max_n)
+        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
+        assert np.allclose(recall, counted[:max_n] / len(ranks))
+        return recall, recall / np.arange(1, max_n + 1)
+
+    def check_curves(topn_curves, ranks, max_n=None):
+        recall, precision = curves_of(topn_curves, ranks, max_n)
+        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
+        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
+        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
+
+    recall, precision = curves_of(topn_curves, np.array([0, 1, 5, 20, 999]))
+    assert np.allclose(recall[[0, 1, 4, 5, 19]], [0.2, 0.4, 0.4, 0.6, 0.6])
+    assert np.allclose(precision[[0, 9, 19]], [0.2, 0.06, 0.03])
     check_curves(topn_curves, rng.integers(0, 1001, 500))
 
 # %% topn-ex-curves hidden
 def test_curves_ranks_at_each_cutoff(topn_curves):
+    def expected_curves(ranks, max_n):
+        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
+        precision(N) = recall(N) / N, for N = 1..max_n."""
+        from recsys_lib import topn
+        recall = topn.recall_curve(np.asarray(ranks), max_n)
+        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
+        assert np.allclose(recall, counted[:max_n] / len(ranks))
+        return recall, recall / np.arange(1, max_n + 1)
+
+    def check_curves(topn_curves, ranks, max_n=None):
+        recall, precision = curves_of(topn_curves, ranks, max_n)
+        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
+        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
+        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
+
     # ranks equal to N are not in the top N; the default max_n is 20
     for max_n in [None, 1, 5, 50, 200]:
         n = 20 if max_n is None else max_n
@@ -133,6 +157,21 @@ def test_curves_ranks_at_each_cutoff(topn_curves):
 
 # %% topn-ex-curves hidden
 def test_curves_ends(topn_curves):
+    def expected_curves(ranks, max_n):
+        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
+        precision(N) = recall(N) / N, for N = 1..max_n."""
+        from recsys_lib import topn
+        recall = topn.recall_curve(np.asarray(ranks), max_n)
+        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
+        assert np.allclose(recall, counted[:max_n] / len(ranks))
+        return recall, recall / np.arange(1, max_n + 1)
+
+    def check_curves(topn_curves, ranks, max_n=None):
+        recall, precision = curves_of(topn_curves, ranks, max_n)
+        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
+        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
+        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
+
     # every item first (recall 1, precision 1 / N), every item last, and a single item
     check_curves(topn_curves, np.zeros(40, dtype=np.int64), 30)
     check_curves(topn_curves, np.full(25, 1000), 10)
