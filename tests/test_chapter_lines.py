@@ -26,11 +26,24 @@ def code_lines(text: str):
 
 def test_code_lines_are_found():
     assert CHAPTERS
-    assert all(any(True for _ in code_lines(p.read_text())) for p in CHAPTERS)
+    assert all(any(True for _ in code_lines(p.read_text(encoding="utf-8"))) for p in CHAPTERS)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_code_lines_fit_the_column(chapter):
     long = [f"{chapter.name}:{n}: {len(line)} characters"
-            for n, line in code_lines(chapter.read_text()) if len(line) > LIMIT]
+            for n, line in code_lines(chapter.read_text(encoding="utf-8")) if len(line) > LIMIT]
     assert not long, "\n".join(long)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_saving_a_chapter_from_jupyterlab_rewrites_nothing(chapter):
+    """JupyterLab saves a chapter through jupytext with notebooks/jupytext.toml: the text it
+    writes back is the text in git (no version stamp, no caption wrapped anew)."""
+    import jupytext
+    from jupytext.config import load_jupytext_configuration_file
+
+    config = load_jupytext_configuration_file(str(chapter.parent / "jupytext.toml"))
+    text = chapter.read_text(encoding="utf-8")
+    notebook = jupytext.reads(text, fmt="md:myst", config=config)
+    assert jupytext.writes(notebook, fmt="md:myst", config=config) == text
