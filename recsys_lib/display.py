@@ -136,7 +136,7 @@ TABLE_STYLES = [
                                 "text-align: right; padding: 0.2em 0.45em; "
                                 "max-width: 9em;"},
     {"selector": "td", "props": "text-align: right; padding: 0.2em 0.45em; "
-                                "white-space: nowrap; font-variant-numeric: tabular-nums;"},
+                                "font-variant-numeric: tabular-nums;"},
     {"selector": "td.label, th.label", "props": "text-align: left;"},
     {"selector": "caption", "props": "caption-side: top; text-align: left; "
                                      "font-style: italic; padding-bottom: 0.3em;"},
@@ -191,13 +191,17 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
         styler = styler.set_properties(subset=label_headers,
                                        **{"text-align": "left", "font-weight": "bold",
                                           "white-space": "normal"})
-    # numbers never wrap (TABLE_STYLES); a text column wraps at its spaces, so that a long
-    # label or an interval written out keeps the table within the text column
+    # A number never wraps; a text column wraps at its spaces, so that a long label or an
+    # interval written out keeps the table within the text column. (Set per cell: a rule on
+    # "#table td" would outrank the cells' own rules.)
     text = [words[c] for c in frame.columns[label_count:]
             if not pd.api.types.is_numeric_dtype(frame[c])
             and frame[c].map(lambda v: isinstance(v, str) and " " in v).any()]
+    numbers = [words[c] for c in frame.columns[label_count:] if words[c] not in text]
     if text:
         styler = styler.set_properties(subset=text, **{"white-space": "normal"})
+    if numbers:
+        styler = styler.set_properties(subset=numbers, **{"white-space": "nowrap"})
     if caption:
         styler = styler.set_caption(caption)
     return styler

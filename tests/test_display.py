@@ -103,6 +103,11 @@ def test_text_cells_wrap_and_numbers_do_not():
                           "finding": ["yes", "no"]})
     html = _rendered(display.table(frame, label="model"))
     rules = re.findall(r"\n(#T_\w+(?:, #T_\w+)*) \{([^}]*)\}", html)
-    wrapped = {int(cell.rsplit("_col", 1)[1]) for cells, body in rules
-               if "white-space: normal" in body for cell in cells.split(", ")}
-    assert wrapped == {0, 2}  # the label and the interval, not the number or yes/no
+    def columns(rule):
+        return {int(cell.rsplit("_col", 1)[1]) for cells, body in rules
+                if rule in body for cell in cells.split(", ")}
+
+    assert columns("white-space: normal") == {0, 2}  # the label and the interval
+    assert columns("white-space: nowrap") == {1, 3}  # the number and yes/no
+    # no rule on every cell of the table: "#T_x td" would outrank the cells' own rules
+    assert "white-space" not in re.search(r"#T_\w+ td \{([^}]*)\}", html).group(1)
