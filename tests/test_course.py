@@ -3,6 +3,8 @@ without any solution. ``make course-check`` grades it; these tests check its str
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.util
 import json
 import re
@@ -463,19 +465,46 @@ def test_a_submission_that_calls_the_library_scores_zero():
         assert len(failed) == len(build.read_checks(EVALUATION)[label]), label
         assert all("this check grades your own implementation: recsys_lib." in f
                    and "is disabled here" in f for f in failed), failed
-    # the public checks do not name the library function a wrapper calls (so far: chapters
-    # 1, 2, 10 and glk-ex-conv; other public checks still compare with recsys_lib)
-    named = {EVALUATION: ("metrics.rmse", "metrics.mae", "ranking_metrics"),
-             ROOT / "notebooks" / "01_data.md": ("describe.top_share", "describe.gini",
-                                                 ".summary()"),
-             ROOT / "notebooks" / "09_glocal_k.md": ("conv_same(torch",),
-             ROOT / "notebooks" / "10_leaderboard.md": ("records.leaderboard",
-                                                        "matches_current_defaults")}
-    for chapter, names in named.items():
-        for label, checks in build.read_checks(chapter).items():
-            public = "\n".join(source for hidden, source in checks if not hidden)
-            for name in names:
-                assert name not in public, (label, name)
+
+
+def library_names(wrapper: str) -> set[str]:
+    """The recsys_lib functions a wrapper calls: names imported from recsys_lib (modules
+    counted by the attribute used, as ``describe.gini``)."""
+    tree = ast.parse(wrapper)
+    modules, names = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("recsys_lib"):
+            for alias in node.names:
+                name = alias.asname or alias.name
+                try:
+                    importlib.import_module(f"{node.module}.{alias.name}")
+                    is_module = True
+                except ImportError:
+                    is_module = False
+                (modules if is_module else names).add(name)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in modules):
+            names.add(f"{node.value.id}.{node.attr}")
+    return names
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_public_checks_do_not_name_the_library_function_that_answers(chapter):
+    """A student reading the public checks learns what to compute, not which recsys_lib
+    function computes it: no public check names a function its exercise's wrapper calls,
+    beyond what the exercise's solution may call (its allow block)."""
+    allowed = {label: set(body.split()) for label, kind, body in build.check_blocks(chapter)
+               if kind == "allow"}
+    for label, wrapper in build.wrappers(chapter).items():
+        public = "\n".join(source for hidden, source in build.read_checks(chapter)[label]
+                           if not hidden)
+        allow = {name.rsplit(".", 1)[-1] for name in allowed.get(label, ())}
+        names = library_names(wrapper)
+        assert names, f"{label}: the wrapper calls nothing of recsys_lib"
+        for name in names:
+            if name.rsplit(".", 1)[-1] not in allow:
+                assert not re.search(rf"\b{re.escape(name)}\b", public), (label, name)
 
 
 # --- the course notebooks on Colab or a hub: chapters 9-12 from an empty folder -------------
