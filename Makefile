@@ -22,6 +22,18 @@ ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
 export RECSYS_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
+# A read-only HOME (a locked-down account or container): pip's cache and Jupyter's, IPython's
+# and matplotlib's folders go to the temporary folder instead, as recsys_lib's data cache does.
+ifneq ($(shell test -w "$$HOME" && echo yes),yes)
+SCRATCH := $(or $(TMPDIR),/tmp)/recsys_lib-home-$(shell id -u)
+export XDG_CACHE_HOME ?= $(SCRATCH)/cache
+export PIP_CACHE_DIR ?= $(SCRATCH)/cache/pip
+export JUPYTER_CONFIG_DIR ?= $(SCRATCH)/jupyter/config
+export JUPYTER_DATA_DIR ?= $(SCRATCH)/jupyter/data
+export JUPYTER_RUNTIME_DIR ?= $(SCRATCH)/jupyter/runtime
+export IPYTHONDIR ?= $(SCRATCH)/ipython
+export MPLCONFIGDIR ?= $(SCRATCH)/matplotlib
+endif
 
 .PHONY: install data book book-ci test test-fast browser-test lab notebooks results clean
 

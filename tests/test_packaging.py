@@ -59,3 +59,40 @@ def test_the_wheel_carries_the_results_plan_table(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "recsys_lib/plan.toml" in names
     assert "recsys_lib/synthetic_calibration.json" in names  # the stand-ins need it
+
+
+def test_make_sends_caches_to_the_temporary_folder_under_a_read_only_home(tmp_path):
+    """README's set-up under a read-only HOME: pip's, Jupyter's, IPython's and matplotlib's
+    folders go to TMPDIR (pip failed building pyspark's wheel in ~/.cache); a writable HOME
+    keeps its defaults."""
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _cli import setpriv
+
+    names = ("PIP_CACHE_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR",
+             "XDG_CACHE_HOME")
+    show = "show: ; @echo " + " ".join(f"$${name}" for name in names)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key not in names}
+    env.update(TMPDIR=str(tmp_path), LC_ALL="C")
+    prefix = setpriv() if os.geteuid() == 0 else []
+
+    def shown(mode: int) -> list[str]:
+        home.chmod(mode)
+        try:
+            done = subprocess.run([*prefix, "make", "--no-print-directory", "-s", "-C",
+                                   str(ROOT), "--eval", show, "show"], capture_output=True,
+                                  text=True, env={**env, "HOME": str(home)}, check=True)
+        finally:
+            home.chmod(0o755)
+        return done.stdout.split()
+
+    folders = shown(0o555)
+    assert len(folders) == len(names)
+    assert all(folder.startswith(f"{tmp_path}/recsys_lib-home-") for folder in folders)
+    assert shown(0o755) == []  # a writable HOME: nothing set
+    assert list(home.iterdir()) == []
