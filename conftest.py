@@ -6,6 +6,9 @@ nbval only collects ``.ipynb``; this hook reads each chapter through jupytext in
 With ``RECSYS_EXECUTED_DIR`` set (CI does), a chapter whose every cell passed is also saved
 there with its outputs, as ``NN_name.ipynb``: ``book/seed_cache.py`` hands them to the book
 build's execution cache, so CI executes each chapter once for nbval and not again to build.
+
+Every test session also checks that it left the repository's ``results/`` as it found it:
+tests record into their own temporary folders, never into the recorded runs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,24 @@ import pytest
 
 NOTEBOOK_DIR = Path(__file__).parent / "notebooks"
 EXECUTED_ENV = "RECSYS_EXECUTED_DIR"
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def results_state() -> dict[Path, tuple[int, int]]:
+    """Size and modification time (ns) of every file under the repository's ``results/``."""
+    return {path: (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in RESULTS_DIR.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_left_as_found():
+    """Fails the session's last test if any test added, changed or removed a recorded run."""
+    before = results_state()
+    yield
+    after = results_state()
+    changed = sorted(str(path.relative_to(RESULTS_DIR)) for path in before.keys() | after.keys()
+                     if before.get(path) != after.get(path))
+    assert not changed, f"a test changed the repository's results/: {', '.join(changed)}"
 
 
 def pytest_collect_file(file_path: Path, parent):
