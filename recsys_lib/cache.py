@@ -255,7 +255,7 @@ def _fetch_locked(name: str, sources, cache: Path, writable: bool, progressbar: 
                                               retries=0)
                 except OSError as exc:  # a full disk or a file-size limit too
                     raise DataUnavailableError(
-                        f"cannot copy {origin} into {cache}: {_write_failure(exc)}") from None
+                        f"cannot copy {origin} into {cache}: {write_failure(exc)}") from None
             return source, paths
 
     for source in sources:
@@ -275,12 +275,12 @@ def _fetch_locked(name: str, sources, cache: Path, writable: bool, progressbar: 
             continue
         except OSError as exc:  # a full disk or a file-size limit too
             raise DataUnavailableError(f"cannot write the download into {cache}: "
-                                       f"{_write_failure(exc)}") from None
+                                       f"{write_failure(exc)}") from None
         return source, paths
     raise DataUnavailableError(f"dataset {name!r} is not available: " + "; ".join(tried))
 
 
-def _write_failure(exc: OSError) -> str:
+def write_failure(exc: OSError) -> str:
     """Why a copy into the cache failed, and that it left nothing there (pooch writes to a
     temporary file it removes, and moves it into place only when whole and verified)."""
     reason = {errno.ENOSPC: "no space left on the device",

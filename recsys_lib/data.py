@@ -12,6 +12,7 @@ The files are fetched and verified by :mod:`recsys_lib.cache` (the cache, then t
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,6 +306,18 @@ def _is_generated(spec: DatasetSpec) -> bool:
                                            synthetic.COLUMNS))
 
 
+def _check_room(spec: DatasetSpec, folder: Path) -> None:
+    """Refuse before generating when the cache's disk has less free space than the files."""
+    needed = synthetic.expected_bytes(spec.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DataUnavailableError(
+            f"cannot generate {spec.name} into {folder}: it needs {needed / 1e6:,.1f} MB "
+            f"and the disk has {free / 1e6:,.1f} MB free; set {DATA_DIR_ENV} to a folder "
+            "with more room")
+
+
 def _generated(spec: DatasetSpec) -> FetchedDataset:
     """The synthetic dataset's files in the cache, generated (streamed) on first use."""
     paths = _synthetic_paths(spec)
@@ -313,7 +326,13 @@ def _generated(spec: DatasetSpec) -> FetchedDataset:
             if not writable:
                 raise DataUnavailableError(f"{spec.name} is not generated and the cache "
                                            f"folder {data_dir()} cannot be written")
-            synthetic.write(spec.name, next(iter(paths.values())).parent, seed=0)
+            folder = next(iter(paths.values())).parent
+            _check_room(spec, folder)
+            try:
+                synthetic.write(spec.name, folder, seed=0)
+            except OSError as exc:  # a full disk, a quota or a file-size limit
+                raise DataUnavailableError(f"cannot generate {spec.name} into {folder}: "
+                                           f"{cache.write_failure(exc)}") from None
     return FetchedDataset(spec, _GENERATED, paths)
 
 

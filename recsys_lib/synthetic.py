@@ -271,18 +271,32 @@ def frame(shape: str, seed: int = 0, cal: dict | None = None) -> pd.DataFrame:
 def write(shape: str, folder: Path, seed: int = 0, chunk_ratings: int = CHUNK_RATINGS
           ) -> dict[str, Path]:
     """Generate ``shape`` into ``folder`` as three raw column files (user.bin, item.bin,
-    rating.bin), streamed chunk by chunk, then renamed into place; returns their paths."""
+    rating.bin), streamed chunk by chunk, then renamed into place; returns their paths.
+
+    A write that fails (a full disk, a quota, a file-size limit) removes the partial files
+    and raises its ``OSError``: the folder holds all three files or none of this call's.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.bin" for name, _ in COLUMNS}
     temporary = {name: path.with_suffix(".bin.part") for name, path in paths.items()}
-    handles = {name: open(path, "wb") for name, path in temporary.items()}
     try:
+        handles = {}
+        for name, path in temporary.items():
+            handles[name] = open(path, "wb")
         for users, items, stars in generate(shape, seed, chunk_ratings):
             for (name, dtype), values in zip(COLUMNS, (users + 1, items + 1, stars)):
                 handles[name].write(values.astype(dtype).tobytes())
-    finally:
         for handle in handles.values():
-            handle.close()
+            handle.close()  # flushes: a full disk may show only here
+    except BaseException:
+        for handle in handles.values():
+            try:
+                handle.close()
+            except OSError:
+                pass  # the buffer could not be flushed: the file goes anyway
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+        raise
     for name in paths:
         os.replace(temporary[name], paths[name])
     return paths

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from recsys_lib import data, describe, reference, synthetic
-from recsys_lib.errors import SyntheticDatasetError, UnknownNameError
+from recsys_lib.errors import (DataUnavailableError, SyntheticDatasetError,
+                               UnknownNameError)
 from recsys_lib.splits import load_split
 
 from _cli import assert_user_error, cli
@@ -76,6 +77,36 @@ def test_a_synthetic_dataset_is_generated_once_into_the_cache(tmp_cache):
     assert data.cache_state(data.get_dataset(SMALL)) == "synthetic, generated"
     data.fetch(SMALL)
     assert stamps == {name: path.stat().st_mtime_ns for name, path in files.items()}
+
+
+def test_a_file_size_limit_mid_generation_is_one_line_and_leaves_no_part(tmp_cache):
+    """synthetic-small's column files are 160, 160 and 40 kB: a 100 kB limit stops the
+    first in the middle; the run names the cause before training and keeps nothing."""
+    import subprocess
+    import sys
+
+    from _cli import child_env
+
+    env = dict(child_env(), RECSYS_DATA_DIR=str(tmp_cache))
+    result = subprocess.run(["prlimit", "--fsize=100000", sys.executable, "-m", "recsys_lib",
+                             "train", "global-mean", "--dataset", SMALL], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert_user_error(result, f"cannot generate {SMALL}", "file-size limit",
+                      "nothing was written to the cache")
+    assert not [path for path in tmp_cache.rglob("*.bin*")]
+    assert data.cache_state(data.get_dataset(SMALL)) == "synthetic, generated on first use"
+
+
+def test_too_little_free_space_is_refused_before_generating(tmp_cache, monkeypatch):
+    import shutil
+
+    needed = synthetic.expected_bytes(SMALL)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(
+        10 * needed, 10 * needed - needed // 2, needed // 2))
+    with pytest.raises(DataUnavailableError, match=r"needs 0\.4 MB and the disk has 0\.2 MB"
+                       r" free; set RECSYS_DATA_DIR"):
+        data.fetch(SMALL)
+    assert not [path for path in tmp_cache.rglob("*.bin*")]
 
 
 def test_the_registry_marks_synthetic_datasets():
