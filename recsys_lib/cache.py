@@ -239,6 +239,8 @@ def _fetch_locked(name: str, sources, cache: Path, writable: bool, progressbar: 
     mirror = mirror_dir()
     if mirror is None:
         tried.append(f"no mirror (${MIRROR_ENV} is not set)")
+    elif not mirror.is_dir():
+        tried.append(f"mirror {mirror} (${MIRROR_ENV}) is not a folder")
     else:
         for source in sources:
             missing = [f.mirror_path for f in source.files

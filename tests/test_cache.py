@@ -74,6 +74,16 @@ def test_cache_folder_that_is_a_file_is_explained(mirror, tmp_path):
         data.fetch(_spec(SMALL))
 
 
+def test_a_mirror_setting_that_names_a_file_is_explained(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "mirror.txt"
+    not_a_folder.write_text("a file", encoding="utf-8")
+    monkeypatch.setenv(data.MIRROR_ENV, str(not_a_folder))
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "cache"))
+    with pytest.raises(DataUnavailableError, match=r"mirror .*mirror.txt \(\$RECSYS_DATA_MIRROR\)"
+                       r" is not a folder"):
+        data.fetch(_spec(SMALL))
+
+
 def test_orphaned_temporaries_are_cleaned(mirror, tmp_path):
     (mirror / "rel" / "rel.zip").write_bytes(SMALL)
     folder = tmp_path / "cache" / "rel-test"
