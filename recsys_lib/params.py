@@ -83,7 +83,13 @@ class Param:
 
     def check(self, name: str, value):
         """``value`` unchanged when it is acceptable; InvalidParameterError naming ``name``
-        otherwise."""
+        otherwise (a device this machine lacks included)."""
+        value = self._valid(name, value)
+        self._runs_here(name, value)
+        return value
+
+    def _valid(self, name: str, value):
+        """``value`` when it has the declared type and range, else InvalidParameterError."""
         if value is None:
             if self.none:
                 return value
@@ -115,6 +121,17 @@ class Param:
             raise self._refuse(name, value)
         return value
 
+    def _runs_here(self, name: str, value) -> None:
+        """InvalidParameterError when ``value`` is a device this machine lacks."""
+        if self.kind != "device" or value is None:
+            return
+        from .torch_utils import device_missing
+
+        reason = device_missing(value)
+        if reason:
+            raise InvalidParameterError(f"{name}={value!r} cannot run here: {reason}; "
+                                        f"leave {name} unset to use the fastest one here")
+
     def parse(self, name: str, text: str):
         """The value a command-line string stands for, checked. Booleans accept
         true/false/yes/no/1/0, None accepts none/null, sizes accept ``256,256`` or
@@ -141,9 +158,11 @@ class Param:
         except ValueError:
             raise self._refuse(name, text) from None
         try:
-            return self.check(name, value)
+            value = self._valid(name, value)
         except InvalidParameterError:
             raise self._refuse(name, text) from None  # name what was typed (1e400, not inf)
+        self._runs_here(name, value)
+        return value
 
 
 def Int(low: int | None = 1, high: int | None = None, none: bool = False) -> Param:

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .children import run_child, stop_on_signals
 from .command import parse_params, parse_train_command
@@ -46,7 +45,7 @@ from .outputs import print_line
 from .machine import compare_fingerprints, machine_facts, recorded_machine
 from .models import get_model_class
 from .records import collect_records, results_dir
-from .torch_utils import torch_threads
+from .torch_utils import device_missing, torch_threads
 from .training import run
 
 #: relative bound on the same machine (float64 sums of the same float32 predictions agree)
@@ -196,7 +195,8 @@ def reproduce(row, same_device: bool = True) -> dict:
 
     With ``same_device`` a model that takes ``device`` runs on the device the record names
     (a GPU adds its sums in another order, so only the recorded device can match the record);
-    ``same_device=False`` lets it pick the fastest device here. A row that is not a train
+    ``same_device=False`` lets it pick the fastest device here (a device its command names
+    included). A row that is not a train
     run's record, or (with ``same_device``) a GPU record on a machine without that GPU, is
     one RecsysError saying so, before any training."""
     command = row.get("command") if hasattr(row, "get") else None
@@ -206,13 +206,12 @@ def reproduce(row, same_device: bool = True) -> dict:
                               "list of words a record line keeps")
     args = parse_train_command(list(command))
     threads = usable_threads(row)[0]
-    params = parse_params(args.model, args.param)
+    pairs = args.param if same_device else [(k, v) for k, v in args.param if k != "device"]
+    params = parse_params(args.model, pairs)
     device = recorded_machine(row).get("device")
     if same_device and isinstance(device, str) and params.get("device") is None \
             and "device" in get_model_class(args.model).param_names():
-        missing = (device.startswith("cuda") and not torch.cuda.is_available()) or \
-            (device == "mps" and not torch.backends.mps.is_available())
-        if missing:
+        if device_missing(device):
             raise MissingDependencyError(
                 f"this {args.model} run was recorded on {device}, which this machine lacks; "
                 "reproduce(row, same_device=False) runs it on the device here, compared by "

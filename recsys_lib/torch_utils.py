@@ -19,6 +19,20 @@ from .errors import TrainingDivergedError
 PREDICT_CHUNK = 65536
 
 
+def device_missing(device: str) -> str | None:
+    """Why the torch device ``device`` ('cpu', 'cuda', 'cuda:N' or 'mps') cannot run here,
+    or None when it can."""
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return "this machine has no CUDA GPU that torch can use"
+        count = torch.cuda.device_count()
+        if int(device.partition(":")[2] or 0) >= count:
+            return f"this machine has {count} CUDA GPU{'s' if count != 1 else ''}"
+    if device == "mps" and not torch.backends.mps.is_available():
+        return "this machine has no Apple MPS device that torch can use"
+    return None
+
+
 def pick_device(device: str | None = None) -> torch.device:
     """``torch.device(device)``, or CUDA when available and CPU otherwise."""
     if device is not None:

@@ -12,7 +12,7 @@ import pytest
 from recsys_lib.cli import main
 from recsys_lib.command import normalise_argv, parse_params, parse_train_command
 from recsys_lib.errors import InvalidParameterError, UsageError
-from recsys_lib.models import get_model_class
+from recsys_lib.models import create_model, get_model_class
 
 from _cli import assert_user_error, cli
 
@@ -70,6 +70,23 @@ def test_out_of_range_values_are_refused_by_the_declarations(model, pair, fragme
         pytest.skip(f"{model} declares no PARAMS yet; ranges come from the declarations")
     assert main(["train", model, "--dataset", "ml-100k", "--param", pair]) == 2
     assert fragment in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps"])
+def test_a_device_this_machine_lacks_is_one_line_before_training(device, capsys,
+                                                                  monkeypatch):
+    """Seven GPUs are never present; CUDA and MPS are faked away where a machine has them.
+    The same check holds for the Python API, where the model is made."""
+    import torch
+
+    if device != "cuda:7":
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert main(["train", "mf", "--dataset", "ml-100k", "--param", f"device={device}"]) == 2
+    assert f"device='{device}' cannot run here: this machine has" in _one_error_line(capsys)
+    with pytest.raises(InvalidParameterError, match="cannot run here"):
+        create_model("mf", device=device)
+    assert create_model("mf", device="cpu").get_params()["device"] == "cpu"
 
 
 @pytest.mark.parametrize("extra, fragment", [

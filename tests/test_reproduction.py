@@ -197,7 +197,7 @@ def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monk
     import torch
 
     from recsys_lib import reproduction
-    from recsys_lib.errors import MissingDependencyError, RecordFileError
+    from recsys_lib.errors import InvalidParameterError, MissingDependencyError, RecordFileError
 
     monkeypatch.setattr(reproduction, "run", lambda *a, **k: 1 / 0)  # never trains
     for row in ({}, {"command": 5}, {"command": ["train", 3]}, {"command": []}):
@@ -209,6 +209,11 @@ def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monk
     with pytest.raises(MissingDependencyError, match="recorded on cuda, which this machine "
                        "lacks; reproduce\\(row, same_device=False\\)"):
         reproduction.reproduce(gpu)
+    named = {"command": [*gpu["command"], "--param", "device=cuda"], "machine": gpu["machine"]}
+    with pytest.raises(InvalidParameterError, match="device='cuda' cannot run here"):
+        reproduction.reproduce(named)
+    monkeypatch.setattr(reproduction, "run", lambda *args, **kwargs: {"params": kwargs["params"]})
+    assert "device" not in reproduction.reproduce(named, same_device=False)["params"]
 
 
 def test_sigterm_to_rerun_ends_its_child_and_keeps_the_line(tmp_path):
