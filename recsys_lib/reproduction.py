@@ -376,7 +376,12 @@ def rerun(path: str | Path, out=None) -> list[tuple[int, str]]:
                         if "rmse" in entry and "rmse" in summary:
                             if runs is None:
                                 runs = collect_records(results_dir())
-                            verdict = agreement({**summary, "machine": machine}, entry, runs)
+                            # the line's own facts, else the rerun's: one command, one run
+                            known = {key: summary[key] for key in ("model", "dataset",
+                                                                   "split", "params")
+                                     if key in summary}
+                            verdict = agreement({**summary, "machine": machine},
+                                                {**known, **entry}, runs)
                             print(f"line {number}: {verdict}", file=out, flush=True)
                     except Exception as exc:  # noqa: BLE001  (the run is recorded already)
                         print(f"line {number}: rerun and recorded, but not compared with its "

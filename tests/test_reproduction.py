@@ -191,6 +191,25 @@ def test_rerun_keeps_its_files_beside_the_record_and_survives_odd_machine_facts(
                                     "command": entries[0]["command"]}) is None
 
 
+def test_rerun_compares_a_line_that_names_no_model_by_its_command(tmp_path, monkeypatch):
+    """A hand-written line keeps its command and figure only: the rerun is still compared
+    with that figure (it was "not compared ... (KeyError: 'model')")."""
+    import io
+    import json
+
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", "/work/shared/datasets")
+    record = tmp_path / "hand.jsonl"
+    command = ["train", "global-mean", "--dataset", "ml-100k", "--split", "u1"]
+    record.write_text(json.dumps({"command": command, "rmse": 1.2}) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    assert reproduction.rerun(record, out=out) == []
+    text = out.getvalue()
+    assert "but not compared" not in text, text
+    assert "line 1: NOT reproduced (float64 rule): rmse 1.153676 live, 1.200000 recorded" \
+        in text, text
+    assert read_entries(record)[0]["model"] == "global-mean"
+
+
 def test_reproduce_refuses_a_malformed_row_and_a_gpu_record_without_the_gpu(monkeypatch):
     """It was KeyError, TypeError or torch's AssertionError; now one RecsysError each,
     before any training."""
