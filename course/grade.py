@@ -67,6 +67,8 @@ def chapter_of(notebook: Path, chapters: set[str]) -> str:
 
 def submissions(folder: Path, chapters: set[str]) -> list[tuple[str, str, Path]]:
     """``(student, chapter, notebook)`` of every submission in ``folder``, checked first."""
+    if folder.exists() and not folder.is_dir():
+        raise GradingError(f"{folder} is a file, not a folder of submissions")
     if not folder.is_dir():
         raise GradingError(f"no such folder of submissions: {folder}")
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))

@@ -582,8 +582,10 @@ def test_grade_refuses_bad_submissions_with_one_error_line(tmp_path, monkeypatch
     (tmp_path / "broken" / "ann.ipynb").write_text("{")
     (tmp_path / "other").mkdir()
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "other" / "essay.ipynb")
+    (tmp_path / "a-file").write_text("hi", encoding="utf-8")
     out = tmp_path / "grades"
-    cases = {"missing": "no such folder", "empty": "is empty", "stray": "is not a notebook",
+    cases = {"missing": "no such folder", "a-file": "is a file, not a folder of submissions",
+             "empty": "is empty", "stray": "is not a notebook",
              "broken": "is not a notebook", "other": "no chapter of the course"}
     for folder, words in cases.items():
         monkeypatch.setattr(sys, "argv", ["grade.py", str(tmp_path / folder), "--out", str(out)])
