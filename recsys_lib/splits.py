@@ -292,6 +292,9 @@ def load_split(dataset: str, split: str | None = None) -> Split:
     validation slice can be trained and recorded from the command line.
     """
     get_dataset(dataset)
+    if split is not None and not isinstance(split, str):
+        raise UnknownNameError(f"a split is named by text, such as "
+                               f"{DEFAULT_SPLITS[dataset]!r}; got {split!r}")
     name = split or DEFAULT_SPLITS[dataset]
     carved = VALIDATION_NAME.match(name)
     if carved:

@@ -98,6 +98,9 @@ def test_unknown_split_names_the_known_ones():
         load_split("ml-100k", "u9")
     with pytest.raises(UnknownNameError, match="unknown dataset"):
         load_split("netflix")
+    for not_text in (3, ["u1"]):  # a TypeError from the name's pattern before
+        with pytest.raises(UnknownNameError, match="a split is named by text, such as 'u1'"):
+            load_split("ml-100k", not_text)
 
 
 def test_validation_slice_loads_by_its_own_name():
