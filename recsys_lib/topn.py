@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import NotFittedError
 from .metrics import relevance_threshold
+from .params import MAX_SEED, Int, Real
 from .splits import Split
 
 
@@ -58,6 +59,8 @@ def koren_ranks(model, split: Split, n_random: int = 1000, seed: int = 0,
     ``n_random`` such items raises ValueError, or with ``skip_short`` their test ratings are
     left out (:func:`koren_targets` tells which are kept).
     """
+    Int().check("n_random", n_random)
+    Int(0, MAX_SEED).check("seed", seed)
     rated = _rated(split)
     chosen = koren_targets(split, n_random, top) if skip_short else \
         np.flatnonzero(split.test.ratings == (split.rating_scale[1] if top is None else top))
@@ -91,6 +94,7 @@ def koren_targets(split: Split, n_random: int = 1000, top: float | None = None
 
 def recall_curve(ranks: np.ndarray, max_n: int = 20) -> np.ndarray:
     """recall@N for N = 1 .. ``max_n``: the share of ranks below N."""
+    Int().check("max_n", max_n)
     ranks = np.asarray(ranks)
     if not ranks.size:  # no target: undefined, without numpy's empty-mean warning
         return np.full(max_n, np.nan)
@@ -105,9 +109,13 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
     the scale: 4 on 1-5). Averages are over users with a relevant test item; binary gains;
     ties in scores are broken by item index. Returns ``recall@k``, ``ndcg@k`` and ``users``;
     with no relevant test rating at all, both averages are NaN (undefined; ``null`` in a
-    record) and ``users`` is 0, and no warning is raised.
+    record) and ``users`` is 0, and no warning is raised. ``k`` must be a whole number >= 1
+    and ``threshold`` a finite number (InvalidParameterError otherwise); a ``k`` beyond a
+    user's candidate items ranks them all.
     """
-    threshold = relevance_threshold(split.rating_scale) if threshold is None else threshold
+    Int().check("k", k)
+    threshold = relevance_threshold(split.rating_scale) if threshold is None else \
+        Real(low=None).check("threshold", threshold)
     relevant = [set() for _ in range(split.n_users)]
     for user, item, rating in zip(split.test.users, split.test.items, split.test.ratings):
         if rating >= threshold:
@@ -116,7 +124,7 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
     for user, item in zip(split.train.users, split.train.items):
         trained[user].append(item)
     users = np.array([u for u in range(split.n_users) if relevant[u]])
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    discounts = 1.0 / np.log2(np.arange(2, min(k, split.n_items) + 2))  # k may exceed items
     recalls, ndcgs = [], []
     for start in range(0, len(users), chunk_users):
         block = users[start:start + chunk_users]
@@ -129,7 +137,7 @@ def full_ranking(model, split: Split, k: int = 10, threshold: float | None = Non
             hits = np.array([item in relevant[user] for item in top], dtype=float)
             ideal = discounts[:min(k, len(relevant[user]))].sum()
             recalls.append(hits.sum() / len(relevant[user]))
-            ndcgs.append(float(hits @ discounts) / ideal)
+            ndcgs.append(float(hits @ discounts[:len(hits)]) / ideal)
     if not len(users):  # nothing to average: undefined, said by users = 0, without a warning
         return {f"recall@{k}": float("nan"), f"ndcg@{k}": float("nan"), "users": 0}
     return {f"recall@{k}": float(np.mean(recalls)), f"ndcg@{k}": float(np.mean(ndcgs)),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys_lib import topn
-from recsys_lib.errors import NotFittedError
+from recsys_lib.errors import InvalidParameterError, NotFittedError
 from recsys_lib.models import create_model
 from recsys_lib.splits import split_from_frames
 
@@ -43,3 +43,22 @@ def test_no_relevant_test_rating_is_undefined_without_a_warning():
 def test_most_popular_before_fit_is_not_fitted():
     with pytest.raises(NotFittedError, match="not fitted"):
         topn.MostPopular().predict(np.array([0]), np.array([0]))
+
+
+def test_bad_cut_offs_are_named_and_a_cut_off_past_the_items_ranks_them_all(tiny_split):
+    """k=0 warned and gave NaN, k=-1 or a k past the items was a matmul shape error, and a
+    threshold given as text a ufunc error."""
+    model = create_model("baseline").fit(tiny_split)
+    for call, words in ((lambda: topn.full_ranking(model, tiny_split, k=0), "k must be"),
+                        (lambda: topn.full_ranking(model, tiny_split, k=-1), "k must be"),
+                        (lambda: topn.full_ranking(model, tiny_split, threshold="4"),
+                         "threshold must be a finite number"),
+                        (lambda: topn.koren_ranks(model, tiny_split, n_random=0),
+                         "n_random must be"),
+                        (lambda: topn.recall_curve(np.array([0, 1]), max_n=0), "max_n must be")):
+        with pytest.raises(InvalidParameterError, match=words):
+            call()
+    everything = topn.full_ranking(model, tiny_split, k=10**9)
+    assert everything["recall@1000000000"] == 1.0
+    assert everything["ndcg@1000000000"] == pytest.approx(
+        topn.full_ranking(model, tiny_split, k=tiny_split.n_items)[f"ndcg@{tiny_split.n_items}"])
