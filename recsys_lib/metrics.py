@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidRatingsError
+from .params import Int, Real
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,14 @@ def ranking_metrics(users, y_true, y_pred, k: int = 10, threshold: float = 4.0
     user has a relevant test item the three metrics are None (with a logged note), so the
     rating metrics of the same run still stand.
     """
-    frame = pd.DataFrame({"user": np.asarray(users), "truth": np.asarray(y_true, dtype=float),
-                          "pred": np.asarray(y_pred, dtype=float)})
+    Int().check("k", k)
+    Real(low=None).check("threshold", threshold)
+    columns = {"user": np.asarray(users), "truth": np.asarray(y_true, dtype=float),
+               "pred": np.asarray(y_pred, dtype=float)}
+    if len({len(values) for values in columns.values()}) > 1:
+        raise ValueError("users, true ratings and predictions differ in length: "
+                         + ", ".join(str(len(values)) for values in columns.values()))
+    frame = pd.DataFrame(columns)
     if frame.empty:
         raise ValueError("no ratings to rank")
     _finite_truth(frame["truth"].to_numpy())
@@ -107,7 +114,8 @@ def ranking_metrics(users, y_true, y_pred, k: int = 10, threshold: float = 4.0
         return {f"precision@{k}": None, f"recall@{k}": None, f"ndcg@{k}": None,
                 "ranked_users": 0, "unranked_users": n_users}
     ideal_hits = np.minimum(per_user["n_relevant"].to_numpy(), k)
-    cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))])
+    longest = int(ideal_hits.max())  # k may exceed every user's test items
+    cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(longest) + 2.0))])
     idcg = cumulative[ideal_hits]
     return {f"precision@{k}": float((per_user["hits"] / k).mean()),
             f"recall@{k}": float((per_user["hits"] / per_user["n_relevant"]).mean()),

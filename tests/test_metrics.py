@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from recsys_lib.errors import InvalidParameterError
 from recsys_lib.metrics import mae, ranking_metrics, rating_metrics, rmse
 
 
@@ -45,6 +46,22 @@ def test_ranking_metrics_on_a_hand_example():
     dcg = 1 / math.log2(3)            # the relevant item sits at rank 2
     idcg = 1 + 1 / math.log2(3)       # two relevant items could fill ranks 1 and 2
     assert scores["ndcg@2"] == pytest.approx(dcg / idcg)
+
+
+def test_ranking_cut_offs_and_lengths_are_checked():
+    """k=0 gave NaN with numpy's warning; columns of other lengths, pandas' message."""
+    users, truth, pred = [0, 0, 0, 1], [5, 1, 4, 2], [4.5, 4.9, 2.0, 3.0]
+    with pytest.raises(InvalidParameterError, match="k must be an integer >= 1, got 0"):
+        ranking_metrics(users, truth, pred, k=0)
+    with pytest.raises(InvalidParameterError, match="threshold must be a finite number"):
+        ranking_metrics(users, truth, pred, threshold=float("nan"))
+    with pytest.raises(ValueError, match="differ in length: 3, 4, 4"):
+        ranking_metrics(users[:3], truth, pred)
+    # a k past every user's items: precision still divides by k, the rest as at k = 3
+    far, near = ranking_metrics(users, truth, pred, k=10**9), ranking_metrics(users, truth,
+                                                                           pred, k=3)
+    assert far["recall@1000000000"] == near["recall@3"] == 1.0
+    assert far["ndcg@1000000000"] == pytest.approx(near["ndcg@3"])
 
 
 def test_ranking_ties_are_broken_by_position():
