@@ -7,7 +7,7 @@ A table as a reader wants it: the label column first, headers in words (the keys
 glossary's labels, :data:`recsys_lib.glossary.LABELS`), and each figure in the format of its
 kind (:func:`digits_for`). One rule per kind of figure, in tables and in printed sentences:
 
-* an RMSE or MAE (and a standard deviation of one): 4 decimals, ``0.8912``;
+* an RMSE or MAE (and a standard deviation of one, or a mean rating): 4 decimals, ``0.8912``;
 * a difference, gain or gap between two of them: signed, 4 decimals, ``+0.0012``, and
   ``0.0000`` when it rounds to zero (never ``-0.0000``);
 * a share, ratio of counts or ranking metric (precision, recall, NDCG, correlation): 3
@@ -77,7 +77,7 @@ def _kind(key) -> str:
     if re.search(r"ratio|share|fraction|overlap|correlation|@|ndcg|precision|recall"
                  r"|gini|outside|coverage", text):
         return "share"
-    if re.search(r"rmse|mae|error|sd\b|std|published", text):
+    if re.search(r"rmse|mae|error|sd\b|std|published|mean rating", text):
         return "rmse"
     return "other"
 
@@ -143,13 +143,37 @@ TABLE_STYLES = [
 ]
 
 
+def _no_negative_zero(text: str) -> str:
+    """``-0.000`` (a small negative rounded away) as ``0.000``."""
+    return text[1:] if text.startswith("-") and not re.search(r"[1-9]", text) else text
+
+
+def _signed(text: str) -> str:
+    """A formatted difference with its sign: ``+`` before a non-zero positive, no ``-0``."""
+    text = _no_negative_zero(text)
+    return f"+{text}" if re.search(r"[1-9]", text) and text[:1] not in "-+" else text
+
+
+def _by_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (one statistic a row) as text, each row in the format its label's kind
+    asks for, and the difference columns signed in that format."""
+    shown = frame.astype(object)
+    for key, row in frame.iterrows():
+        fmt = digits_for(key, row)
+        shown.loc[key] = [_signed(fmt(value)) if _kind(column) == "difference"
+                          else fmt(value) for column, value in row.items()]
+    return shown
+
+
 def table(frame, label=None, columns=None, digits=None, caption=None, headers=None,
-          max_empty: float = 0.5):
+          max_empty: float = 0.5, by_row: bool = False):
     """``frame`` formatted for the page: a pandas Styler.
 
     ``label``: a column to show first as the row label (default: the frame's index).
     ``columns``: the columns to show, in order (default: all). ``digits``: ``{column:
     decimals}`` overrides. ``headers``: ``{column: words}`` overrides of the glossary's labels.
+    ``by_row``: the rows, not the columns, are the kinds of figure (a table of statistics of
+    several datasets): each row is formatted by its label, a difference column signed.
     Raises ValueError when more than ``max_empty`` of the cells are empty (split the table
     with :func:`split_sparse`) or when a column name has no words.
     """
@@ -163,6 +187,8 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
     if frame.size and frame.isna().to_numpy().mean() > max_empty:
         raise ValueError(f"{frame.isna().to_numpy().mean():.0%} of the cells are empty: "
                          "split the table with display.split_sparse")
+    if by_row:
+        frame = _by_row(frame)
     words = {**{c: header(c) for c in frame.columns}, **(headers or {})}
     index_names = [n for n in frame.index.names]
     has_label = any(n is not None for n in index_names) or not isinstance(
@@ -178,8 +204,8 @@ def table(frame, label=None, columns=None, digits=None, caption=None, headers=No
         if str(column).startswith("__label"):
             formatters[column] = digits_for("label", frame[column])
         elif digits and column in digits:
-            formatters[column] = (lambda d: lambda v: "" if pd.isna(v) else f"{v:.{d}f}")(
-                digits[column])
+            formatters[column] = (lambda d: lambda v: "" if pd.isna(v) else
+                                  _no_negative_zero(f"{v:.{d}f}"))(digits[column])
         else:
             formatters[column] = digits_for(column, frame[column])
     shown = frame.rename(columns=words)

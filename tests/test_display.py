@@ -90,6 +90,22 @@ def test_one_format_per_kind_of_figure(key, value, shown):
     assert display.digits_for(key, pd.Series([value]))(value) == shown
 
 
+def test_a_table_of_statistics_is_formatted_row_by_row():
+    """Chapter 13 compared real and synthetic ML-1M as 6040.000 users and -0.000 shares: with
+    ``by_row`` a count, a share and a mean rating each keep their own format, the
+    difference column its sign, and a decimals override never prints -0."""
+    stats = pd.DataFrame({"real": [6040, 0.5290, 0.0561, 3.58156],
+                          "synthetic": [6040, 0.5289, 0.0562, 3.58210]},
+                         index=["users", "user Gini", "share of 1 stars", "mean rating"])
+    stats["synthetic - real"] = stats["synthetic"] - stats["real"]
+    html = display.table(stats, by_row=True).to_html()
+    for shown in ("6,040", ">0<", "0.529", ">0.000<", "0.056", "3.5816", "+0.0005"):
+        assert shown in html, shown
+    assert "-0.000" not in html and "6040.0" not in html
+    tiny = pd.DataFrame({"x": [-0.00001]})
+    assert "-0.000" not in display.table(tiny, digits={"x": 3}).to_html()
+
+
 def test_printed_figures_follow_the_table_rule():
     assert display.rmse(0.89) == "0.8900"
     assert display.signed(0.0011) == "+0.0011" and display.signed(-0.0) == "0.0000"
