@@ -213,8 +213,8 @@ LABELS = {
     # summary keys
     "n_users": "users", "n_items": "items", "n_train": "training ratings",
     "n_test": "test ratings", "n_test_unseen": "test ratings with an unseen user or item",
-    "rmse": "test RMSE", "mae": "test MAE", "precision@10": "precision at 10",
-    "recall@10": "recall at 10", "ndcg@10": "NDCG at 10", "ranked_users": "users ranked",
+    "rmse": "test RMSE", "mae": "test MAE", "ndcg@10": "NDCG@10",  # precision@10 as it is
+    "ranked_users": "users ranked",
     "unranked_users": "users not ranked", "train_users": "users in training",
     "train_items": "items in training", "fit_seconds": "fit (s)",
     "predict_seconds": "predict (s)", "params": "hyperparameters",
