@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from .metrics import rmse
+from .params import MAX_SEED, Fraction, Int
 from .splits import Split
+
+
+def _check_resampling(n_resamples: int, level: float, seed: int) -> None:
+    """InvalidParameterError naming a resample count, level or seed out of range."""
+    Int().check("n_resamples", n_resamples)
+    Fraction().check("level", level)
+    Int(0, MAX_SEED).check("seed", seed)
 
 
 def _clipped_squares(y_true, pred, rating_scale) -> np.ndarray:
@@ -56,8 +64,7 @@ def paired_bootstrap(y_true, pred_a, pred_b, rating_scale: tuple[float, float],
     set), ``low`` and ``high`` (the percentile interval at ``level``) and ``real``: True when
     the interval excludes 0, so a reader may believe the sign of the difference.
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
+    _check_resampling(n_resamples, level, seed)
     sq_a = _clipped_squares(y_true, pred_a, rating_scale)
     sq_b = _clipped_squares(y_true, pred_b, rating_scale)
     if sq_a.size == 0:
@@ -79,7 +86,12 @@ def bootstrap_rmse(y_true, pred, rating_scale: tuple[float, float], n_resamples:
                    level: float = 0.95, seed: int = 0, groups=None) -> list[float]:
     """[low, high]: the percentile bootstrap interval at ``level`` of one model's RMSE over
     the test ratings (or over ``groups`` of them, as :func:`paired_bootstrap`)."""
+    _check_resampling(n_resamples, level, seed)
     squares = _clipped_squares(y_true, pred, rating_scale)
+    if squares.size == 0:
+        raise ValueError("no test ratings to resample")
+    if groups is not None and len(groups) != squares.size:
+        raise ValueError(f"{len(groups)} groups for {squares.size} test ratings")
     values = _resampled_rmse(squares[:, None], np.random.default_rng(seed), n_resamples,
                              groups)[:, 0]
     tail = (1.0 - level) / 2.0
@@ -113,8 +125,14 @@ def significance(y_true, predictions: dict[str, np.ndarray], order: list[str],
 
 def support_buckets(counts: np.ndarray, edges=(0, 1, 6, 21, 51, 101, 201)) -> np.ndarray:
     """Labels such as ``"6-20"`` for training-rating counts (``edges`` are the lower bounds;
-    the last bucket is open, e.g. ``"201+"``); a count of 0 is ``"0"`` (cold)."""
+    the last bucket is open, e.g. ``"201+"``); a count of 0 is ``"0"`` (cold). ValueError
+    for edges that do not rise from 0, or a count that is negative or not whole."""
     edges = list(edges)
+    if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"edges must rise strictly from 0, got {tuple(edges)}")
+    counts = np.asarray(counts)
+    if counts.size and (not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0):
+        raise ValueError("training-rating counts must be whole numbers, 0 or more")
     labels = []
     for low, high in zip(edges, edges[1:] + [None]):
         if high is None:
@@ -123,7 +141,7 @@ def support_buckets(counts: np.ndarray, edges=(0, 1, 6, 21, 51, 101, 201)) -> np
             labels.append(f"{low}")
         else:
             labels.append(f"{low}-{high - 1}")
-    index = np.searchsorted(edges, np.asarray(counts), side="right") - 1
+    index = np.searchsorted(edges, counts, side="right") - 1
     return np.asarray(labels, dtype=object)[index]
 
 

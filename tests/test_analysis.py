@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_lib.analysis import paired_bootstrap, rmse_by_support, support_buckets
+from recsys_lib.analysis import (bootstrap_rmse, paired_bootstrap, rmse_by_support,
+                                 support_buckets)
+from recsys_lib.errors import InvalidParameterError
 from recsys_lib.metrics import rmse
 from recsys_lib.splits import split_from_frames
 from recsys_lib.topn import MostPopular, full_ranking, koren_ranks, recall_curve
@@ -134,3 +136,22 @@ def test_fwls_recovers_support_dependent_weights_and_beats_each_model():
     assert blend.weights_[0, 1] > 0 > blend.weights_[1, 1]  # weight follows support
     with pytest.raises(ValueError):
         FWLS(float("nan"))
+
+
+def test_resampling_settings_and_bad_counts_are_named():
+    """n_resamples=0 was numpy's 'need at least one array to concatenate', level=2 its
+    quantile range, and a negative count landed silently in the open top bucket."""
+    y, pred = np.array([1.0, 2, 3, 4, 5]), np.array([1.5, 2, 3, 4, 4.5])
+    for settings, words in (({"n_resamples": 0}, "n_resamples must be an integer >= 1"),
+                            ({"level": 2}, "level must be a finite number > 0 and < 1"),
+                            ({"seed": -1}, "seed must be an integer >= 0")):
+        for bootstrap in (lambda: bootstrap_rmse(y, pred, (1, 5), **settings),
+                          lambda: paired_bootstrap(y, pred, y, (1, 5), **settings)):
+            with pytest.raises(InvalidParameterError, match=words):
+                bootstrap()
+    with pytest.raises(ValueError, match="groups for 5 test ratings"):
+        bootstrap_rmse(y, pred, (1, 5), groups=[0, 1])
+    with pytest.raises(ValueError, match="counts must be whole numbers, 0 or more"):
+        support_buckets(np.array([-1, 3]))
+    with pytest.raises(ValueError, match="edges must rise strictly from 0"):
+        support_buckets(np.array([1, 3]), edges=(5, 1))
