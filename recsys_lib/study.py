@@ -31,7 +31,11 @@ def study_folder(dataset: str, split: str) -> Path:
 
 
 def _planned(dataset: str, split: str) -> dict[str, dict[str, PlannedRun]]:
-    """Every planned study run of ``(dataset, split)``: name -> part -> run."""
+    """Every planned study run of ``(dataset, split)``: name -> part -> run.
+    UnknownNameError, listing the study splits, for a pair that has none."""
+    if (dataset, split) not in STUDY_SPLITS:
+        raise UnknownNameError(f"no study runs on {dataset} {split}; the study splits: "
+                               f"{', '.join(' '.join(pair) for pair in STUDY_SPLITS)}")
     runs: dict[str, dict[str, PlannedRun]] = {}
     for run in study_plan(splits=((dataset, split),)):
         runs.setdefault(run.name, {})[run.part] = run
@@ -44,8 +48,6 @@ def study_names(dataset: str, split: str, names: list[str] | None = None) -> lis
     MissingRecordError names every run that is missing, damaged or another run's, with the
     command that makes them; a blend never leaves a model out in silence."""
     planned = _planned(dataset, split)
-    if not planned:
-        raise UsageError(f"no study runs are planned on {dataset} {split}")
     names = sorted(planned) if names is None else list(names)  # sorted, as recorded
     unknown = [name for name in names if name not in planned]
     if unknown:
@@ -99,9 +101,6 @@ def rerun_study(dataset: str, split: str, name: str) -> dict:
     summary with the ``machine`` it ran on (compare it with :func:`study_runs` by
     :func:`recsys_lib.reproduction.agreements`). An unknown study split or run name is one
     UnknownNameError listing the known ones, before anything is read or trained."""
-    if (dataset, split) not in STUDY_SPLITS:
-        raise UnknownNameError(f"no study runs on {dataset} {split}; the study splits: "
-                               f"{', '.join(' '.join(pair) for pair in STUDY_SPLITS)}")
     names = list(_planned(dataset, split))  # the plan's names: no record is read for this
     if name not in names:
         raise UnknownNameError(f"no study run {name!r} on {dataset} {split}; its study runs: "

@@ -285,3 +285,10 @@ def test_rerun_study_names_an_unknown_run_or_split():
     with pytest.raises(UnknownNameError, match="no study run 'nosuch' on ml-100k u1; its "
                        "study runs: .*baseline"):
         rerun_study("ml-100k", "u1", "nosuch")
+    # the readers of the study runs too (they said 42 of 42 runs were missing)
+    from recsys_lib.study import study_names, study_predictions, study_runs
+
+    for read in (lambda: study_names("nosuch", "u1"), lambda: study_runs("ml-100k", "u9"),
+                 lambda: study_predictions("douban", "u1", "test")):
+        with pytest.raises(UnknownNameError, match="no study runs on .*; the study splits"):
+            read()
