@@ -19,6 +19,7 @@ import torch
 from .errors import MissingRecordError, RecordFileError
 from .models import MODELS, create_model, get_model_class
 from .ledger import parse_lines, read_entries, read_text
+from .splits import check_split_name
 
 
 def load_records(path: str | Path) -> pd.DataFrame:
@@ -159,8 +160,13 @@ def headline_runs(models: str | list[str], splits: list[tuple[str, str]], seed: 
                   ) -> pd.DataFrame:
     """The fresh default-parameter record of each of ``models`` (a name or a list) on each
     ``(dataset, split)`` for ``seed`` (the last recorded where there are several); pairs
-    without one are left out. The record files are read once."""
+    without one are left out. The record files are read once. An unknown model, dataset or
+    split is UnknownNameError."""
     models = [models] if isinstance(models, str) else list(models)
+    for model in models:
+        get_model_class(model)
+    for dataset, split in splits:
+        check_split_name(dataset, split)
     runs = collect_records(results_dir())
     rows = runs[runs["defaults"] & ~runs["stale"] & (runs["seed"] == seed)]
     picked = [rows[(rows["model"] == m) & (rows["dataset"] == d) & (rows["split"] == s)].tail(1)

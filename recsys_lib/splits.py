@@ -278,6 +278,16 @@ VALIDATION_NAME = re.compile(
     r"^(?P<base>.+)/validation-(?P<fraction>[0-9.eE+-]+)-seed(?P<seed>[0-9]+)$")
 
 
+def check_split_name(dataset: str, split: str) -> None:
+    """UnknownNameError unless ``split`` names a split of ``dataset``: one of its canonical
+    splits or a validation slice of one (its form is checked when it is loaded)."""
+    get_dataset(dataset)
+    carved = VALIDATION_NAME.match(split) if isinstance(split, str) else None
+    if (carved["base"] if carved else split) not in SPLITS.get(dataset, {}):
+        raise UnknownNameError(f"unknown split {split!r} for dataset {dataset!r}; known "
+                               f"splits: {', '.join(available_splits(dataset))}")
+
+
 def validation_name(base: str, fraction: float, seed: int) -> str:
     """The name of ``base``'s validation slice: the fraction written in full (the shortest
     text that reads back as the same float), so a name always loads the split it names."""
@@ -307,9 +317,5 @@ def load_split(dataset: str, split: str | None = None) -> Split:
             return base.with_validation(fraction, seed=int(carved["seed"]))
         except ValueError as error:
             raise UnknownNameError(f"split {name!r}: {error}") from None
-    try:
-        builder = SPLITS[dataset][name]
-    except KeyError:
-        raise UnknownNameError(f"unknown split {name!r} for dataset {dataset!r}; known splits: "
-                               f"{', '.join(available_splits(dataset))}") from None
-    return builder()
+    check_split_name(dataset, name)
+    return SPLITS[dataset][name]()

@@ -8,7 +8,7 @@ import pytest
 
 from recsys_lib.errors import EmptySplitError, InvalidRatingsError, UnknownNameError
 from recsys_lib.reference import SPLIT_COUNT_COLUMNS, SPLIT_COUNTS
-from recsys_lib.splits import glocal_k_shuffle, load_split, split_from_frames
+from recsys_lib.splits import check_split_name, glocal_k_shuffle, load_split, split_from_frames
 
 
 @pytest.mark.parametrize("dataset, split", [("ml-100k", "u1"), ("ml-100k", "ua"),
@@ -101,6 +101,11 @@ def test_unknown_split_names_the_known_ones():
     for not_text in (3, ["u1"]):  # a TypeError from the name's pattern before
         with pytest.raises(UnknownNameError, match="a split is named by text, such as 'u1'"):
             load_split("ml-100k", not_text)
+    check_split_name("ml-100k", "u1")
+    check_split_name("ml-100k", "u1/validation-0.1-seed0")  # a slice of a known split
+    for name in ("u9", "u9/validation-0.1-seed0", 3):
+        with pytest.raises(UnknownNameError, match="unknown split .* known splits: u1"):
+            check_split_name("ml-100k", name)
 
 
 def test_validation_slice_loads_by_its_own_name():
