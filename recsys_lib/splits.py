@@ -30,6 +30,7 @@ from .data import fetch, get_dataset, read_douban_arrays, read_ml100k_member
 from .synthetic import SHAPES as SYNTHETIC_SHAPES
 from .errors import EmptySplitError, InvalidRatingsError, UnknownNameError
 from .checks import check_rating_scale, check_ratings_frame
+from .params import MAX_SEED
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ class Split:
         """
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"validation seed must be a whole number, 0 or more, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"validation seed must be a whole number from 0 to {MAX_SEED:,}"
+                             f" (as --seed), got {seed!r}")
         order = np.random.default_rng(seed).permutation(len(self.train))
         n_validation = int(round(fraction * len(self.train)))
         held_out, kept = order[:n_validation], np.sort(order[n_validation:])

@@ -137,7 +137,7 @@ def test_a_long_validation_fraction_loads_the_split_it_names(tiny_split):
     long = load_split("ml-100k", "u1/validation-0.1234567-seed0")
     assert long.name == "u1/validation-0.1234567-seed0"
     assert len(long.test) == round(0.1234567 * 80000)
-    for seed in (1.5, -1, True):  # a name would say another seed than the one drawn
+    for seed in (1.5, -1, True, 2**32):  # a name would say another seed than the one drawn
         with pytest.raises(ValueError, match="validation seed must be a whole number"):
             tiny_split.with_validation(0.1, seed=seed)
     for written in ("0.10", "1e-1", "0.1-seed01"):
