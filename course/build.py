@@ -345,20 +345,21 @@ def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
 
     Blocks start with ``# %% LABEL public`` or ``# %% LABEL hidden``; a ``# %% common`` block
     is put at the top of every test function (each test must stand alone in the notebook),
-    then the grading rule of ``course/checks/guard.py``: the student's functions (the test's
+    and a ``# %% common hidden`` block (helpers that may name the library's answers) at the
+    top of every hidden one, then the grading rule of ``course/checks/guard.py``: the student's functions (the test's
     parameters) run with recsys_lib's own code disabled, except the names of the exercise's
     ``# %% LABEL allow`` block (whitespace-separated; what its solution legitimately calls).
     ``# %% LABEL wrapper`` blocks are read by :func:`wrappers` only.
     """
     blocks = check_blocks(chapter)
-    common, checks = "", {}
+    checks: dict[str, list[tuple[bool, str]]] = {}
+    common = {visibility: body.strip("\n") for label, visibility, body in blocks
+              if label == "common"}
+    assert set(common) <= {"", "hidden"}, sorted(common)
     allowed = {label: tuple(body.split()) for label, kind, body in blocks if kind == "allow"}
     guard = (CHECKS / "guard.py").read_text(encoding="utf-8").strip("\n")
     for label, visibility, body in blocks:
-        if label == "common":
-            common = body.strip("\n")
-            continue
-        if visibility in ("allow", "wrapper"):
+        if label == "common" or visibility in ("allow", "wrapper"):
             continue
         assert visibility in ("public", "hidden"), (label, visibility)
         tree = ast.parse(body)
@@ -369,7 +370,9 @@ def read_checks(chapter: Path) -> dict[str, list[tuple[bool, str]]]:
         indent = " " * function.body[0].col_offset
         rule = [f"{a.arg} = graded({a.arg}, {allowed.get(label, ())!r})"
                 for a in function.args.args]
-        prologue = common + "\n" + guard + "\n\n" + "\n".join(rule)
+        shared = [common.get("", "")] + ([common["hidden"]] if visibility == "hidden"
+                                          and "hidden" in common else [])
+        prologue = "\n".join(shared) + "\n" + guard + "\n\n" + "\n".join(rule)
         source = "\n".join(lines[:first] + textwrap.indent(prologue, indent).splitlines()
                            + lines[first:])
         checks.setdefault(label, []).append((visibility == "hidden", source))

@@ -507,6 +507,17 @@ def test_the_public_checks_do_not_name_the_library_function_that_answers(chapter
                 assert not re.search(rf"\b{re.escape(name)}\b", public), (label, name)
 
 
+def test_the_hidden_common_block_reaches_every_hidden_check_and_no_public_one():
+    """Chapter 7's reference helper is written once, in its ``# %% common hidden`` block."""
+    chapter = ROOT / "notebooks" / "07_autorec.md"
+    sources = [(hidden, source) for checks in build.read_checks(chapter).values()
+               for hidden, source in checks]
+    assert {hidden for hidden, _ in sources} == {True, False}
+    for hidden, source in sources:
+        assert ("def problem_and_params(" in source) == hidden, source[:200]
+        assert "def random_split(" in source  # the common block reaches every check
+
+
 # --- the course notebooks on Colab or a hub: chapters 9-12 from an empty folder -------------
 
 RECORD_ERRORS = ("MissingRecordError", "RecordFileError")

@@ -11,6 +11,13 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
+# %% common hidden
+def reference_implicit(split, Y):
+    from recsys_lib.models._als import observed
+    from recsys_lib.models.svdpp import implicit_operator
+    op = implicit_operator(observed(split, "cpu"))
+    return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
+
 # %% svdpp-ex-term public
 def test_a_small_example(implicit_sum):
     # user 0 rated items 0 and 2, user 1 item 1, user 2 nothing
@@ -28,12 +35,6 @@ def test_a_small_example(implicit_sum):
 
 # %% svdpp-ex-term hidden
 def test_random_split_agrees_with_recsys_lib(implicit_sum):
-    def reference_implicit(split, Y):
-        from recsys_lib.models._als import observed
-        from recsys_lib.models.svdpp import implicit_operator
-        op = implicit_operator(observed(split, "cpu"))
-        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
-
     split = random_split()
     Y = rng.normal(0, 1, (split.n_items, 4))
     got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
@@ -42,12 +43,6 @@ def test_random_split_agrees_with_recsys_lib(implicit_sum):
 
 # %% svdpp-ex-term hidden
 def test_users_without_ratings(implicit_sum):
-    def reference_implicit(split, Y):
-        from recsys_lib.models._als import observed
-        from recsys_lib.models.svdpp import implicit_operator
-        op = implicit_operator(observed(split, "cpu"))
-        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
-
     split = random_split(60, 25, 500, 0.5)
     Y = rng.normal(0, 1, (split.n_items, 3))
     got = np.asarray(implicit_sum(split.train.users, split.train.items, split.n_users, Y))
@@ -72,12 +67,6 @@ def test_a_small_example(svdpp_predict):
 
 # %% svdpp-ex-predict hidden
 def test_fitted_svdpp_agrees_with_recsys_lib(svdpp_predict):
-    def reference_implicit(split, Y):
-        from recsys_lib.models._als import observed
-        from recsys_lib.models.svdpp import implicit_operator
-        op = implicit_operator(observed(split, "cpu"))
-        return torch.sparse.mm(op, torch.tensor(Y, dtype=torch.float32)).numpy()
-
     from recsys_lib.models import create_model
     split = random_split()
     model = create_model("svdpp", n_factors=3, n_epochs=3, device="cpu").fit(split)

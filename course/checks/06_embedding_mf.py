@@ -11,6 +11,13 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
+# %% common hidden
+def squash(score, scale, margin):
+    from recsys_lib.models import create_model
+    model = create_model("biased-mf", range_margin=margin)
+    model.range_ = model._range(scale)
+    return model._squash(torch.tensor(score, dtype=torch.float64)).numpy()
+
 # %% mf-ex-squash public
 def test_hand_worked_scores(sigmoid_range):
     # margin 0.5 on 1-5: l = 0.5, h = 5.5, so l + 5 sigmoid(s); sigmoid(log 9) = 0.9
@@ -28,12 +35,6 @@ def test_hand_worked_scores(sigmoid_range):
 
 # %% mf-ex-squash hidden
 def test_default_margin_agrees_with_biased_mf(sigmoid_range):
-    def squash(score, scale, margin):
-        from recsys_lib.models import create_model
-        model = create_model("biased-mf", range_margin=margin)
-        model.range_ = model._range(scale)
-        return model._squash(torch.tensor(score, dtype=torch.float64)).numpy()
-
     score = rng.normal(0, 3, 50)
     got = np.asarray(sigmoid_range(score, (1.0, 5.0)))
     assert got.shape == (50,)
@@ -41,12 +42,6 @@ def test_default_margin_agrees_with_biased_mf(sigmoid_range):
 
 # %% mf-ex-squash hidden
 def test_other_scales_and_margins(sigmoid_range):
-    def squash(score, scale, margin):
-        from recsys_lib.models import create_model
-        model = create_model("biased-mf", range_margin=margin)
-        model.range_ = model._range(scale)
-        return model._squash(torch.tensor(score, dtype=torch.float64)).numpy()
-
     score = rng.normal(0, 5, 40)
     for scale, margin in [((-10.0, 10.0), 0.0), ((1.0, 5.0), 1.5), ((0.5, 5.0), 0.25)]:
         got = np.asarray(sigmoid_range(score, scale, margin))

@@ -11,6 +11,22 @@ def random_split(n_users=40, n_items=30, n=700, test_share=0.2):
     """Random data for a check, drawn from the chapter's fixed seed (synthetic_split)."""
     return synthetic_split(n_users, n_items, n, test_share, seed=int(rng.integers(2**31)))
 
+# %% common hidden
+def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
+    """A random I-AutoRec problem of recsys_lib and random parameters for it."""
+    from recsys_lib.models.autorec import _SparseAutoRecProblem
+    mask = (rng.random((n_items, n_users)) < density).astype(float)
+    R = rng.integers(1, 6, (n_items, n_users)) * mask
+    rows, cols = np.nonzero(mask)
+    import inspect
+    extra = ({"device": torch.device("cpu")}
+             if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
+    problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
+                                    "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
+    V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
+    W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
+    return problem, R, mask, V, mu, W, b
+
 # %% autorec-ex-forward public
 def test_a_small_example(autorec_reconstruct):
     R = np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]])           # 2 items, 3 users
@@ -29,21 +45,6 @@ def test_a_small_example(autorec_reconstruct):
 
 # %% autorec-ex-forward hidden
 def test_random_problem_agrees_with_recsys_lib(autorec_reconstruct):
-    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
-        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
-        from recsys_lib.models.autorec import _SparseAutoRecProblem
-        mask = (rng.random((n_items, n_users)) < density).astype(float)
-        R = rng.integers(1, 6, (n_items, n_users)) * mask
-        rows, cols = np.nonzero(mask)
-        import inspect
-        extra = ({"device": torch.device("cpu")}
-                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
-        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
-        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
-        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
-        return problem, R, mask, V, mu, W, b
-
     problem, R, mask, V, mu, W, b = problem_and_params(12, 9, 4)
     H = problem.hidden_layer(torch.tensor(V), torch.tensor(mu)).numpy()
     got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
@@ -52,21 +53,6 @@ def test_random_problem_agrees_with_recsys_lib(autorec_reconstruct):
 
 # %% autorec-ex-forward hidden
 def test_empty_rows_and_shapes(autorec_reconstruct):
-    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
-        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
-        from recsys_lib.models.autorec import _SparseAutoRecProblem
-        mask = (rng.random((n_items, n_users)) < density).astype(float)
-        R = rng.integers(1, 6, (n_items, n_users)) * mask
-        rows, cols = np.nonzero(mask)
-        import inspect
-        extra = ({"device": torch.device("cpu")}
-                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
-        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
-        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
-        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
-        return problem, R, mask, V, mu, W, b
-
     problem, R, mask, V, mu, W, b = problem_and_params(20, 15, 3, density=0.1)
     R[0] = 0.0   # an item without ratings: its code is sigmoid(mu)
     got = np.asarray(autorec_reconstruct(R, V, mu, W, b))
@@ -90,42 +76,12 @@ def test_a_small_example(autorec_loss):
 
 # %% autorec-ex-loss hidden
 def test_random_problem_agrees_with_recsys_lib(autorec_loss):
-    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
-        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
-        from recsys_lib.models.autorec import _SparseAutoRecProblem
-        mask = (rng.random((n_items, n_users)) < density).astype(float)
-        R = rng.integers(1, 6, (n_items, n_users)) * mask
-        rows, cols = np.nonzero(mask)
-        import inspect
-        extra = ({"device": torch.device("cpu")}
-                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
-        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
-        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
-        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
-        return problem, R, mask, V, mu, W, b
-
     problem, R, mask, V, mu, W, b = problem_and_params(10, 8, 3, reg=2.0)
     theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
     assert np.isclose(autorec_loss(R, mask, V, mu, W, b, 2.0), problem.loss_grad(theta)[0])
 
 # %% autorec-ex-loss hidden
 def test_missing_entries_do_not_count(autorec_loss):
-    def problem_and_params(n_items, n_users, k, density=0.3, reg=1.0):
-        """A random I-AutoRec problem of recsys_lib and random parameters for it."""
-        from recsys_lib.models.autorec import _SparseAutoRecProblem
-        mask = (rng.random((n_items, n_users)) < density).astype(float)
-        R = rng.integers(1, 6, (n_items, n_users)) * mask
-        rows, cols = np.nonzero(mask)
-        import inspect
-        extra = ({"device": torch.device("cpu")}
-                 if "device" in inspect.signature(_SparseAutoRecProblem).parameters else {})
-        problem = _SparseAutoRecProblem(rows, cols, R[rows, cols], n_items, n_users, k, reg,
-                                        "sigmoid", "identity", (1.0, 5.0), torch.float64, **extra)
-        V, mu = rng.normal(0, 0.3, (n_users, k)), rng.normal(0, 0.3, k)
-        W, b = rng.normal(0, 0.3, (k, n_users)), rng.normal(3, 0.3, n_users)
-        return problem, R, mask, V, mu, W, b
-
     problem, R, mask, V, mu, W, b = problem_and_params(25, 14, 5, density=0.2, reg=0.3)
     theta = np.concatenate([V.ravel(), mu, W.ravel(), b])
     expected = problem.loss_grad(theta)[0]

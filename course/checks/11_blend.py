@@ -48,6 +48,27 @@ def random_cv_data(n, n_models, n_features):
     features = np.column_stack([np.ones(n), rng.uniform(0, 1, (n, n_features - 1))])
     return preds, truth, features
 
+# %% common hidden
+def expected_features(train_users, train_items, n_users, n_items, users, items):
+    """recsys_lib's features of the pairs."""
+    from recsys_lib import blend
+    from recsys_lib.splits import Ratings
+    train = Ratings(train_users, train_items, np.ones(len(train_users), np.float32))
+    return blend.support_features(train, n_users, n_items, users, items)
+
+def reference(val_preds, val_truth, test_preds, reg):
+    """The blend twice: FWLS on a constant feature, and an augmented least-squares ridge."""
+    from recsys_lib.blend import FWLS
+    ones_val, ones_test = np.ones((len(val_preds), 1)), np.ones((len(test_preds), 1))
+    fwls = FWLS(reg).fit(val_preds, val_truth, ones_val).predict(test_preds, ones_test)
+    X = np.column_stack([val_preds, ones_val])
+    k = X.shape[1]
+    coef = np.linalg.lstsq(np.vstack([X, np.sqrt(reg) * np.eye(k)]),
+                           np.concatenate([val_truth, np.zeros(k)]), rcond=None)[0]
+    ridge = np.column_stack([test_preds, ones_test]) @ coef
+    assert np.allclose(fwls, ridge, rtol=1e-7, atol=1e-9)  # the two references agree
+    return fwls
+
 # %% blend-ex-features public
 def test_features_small_example(support_features):
     # users 0..3 have 4, 2, 1 and 0 training ratings; items 0..2 have 4, 2 and 1
@@ -70,13 +91,6 @@ def test_features_small_example(support_features):
 
 # %% blend-ex-features hidden
 def test_features_agree_with_recsys_lib(support_features):
-    def expected_features(train_users, train_items, n_users, n_items, users, items):
-        """recsys_lib's features of the pairs."""
-        from recsys_lib import blend
-        from recsys_lib.splits import Ratings
-        train = Ratings(train_users, train_items, np.ones(len(train_users), np.float32))
-        return blend.support_features(train, n_users, n_items, users, items)
-
     # users 0..3 have 4, 2, 1 and 0 training ratings; items 0..2 have 4, 2 and 1
     train_users = np.array([0, 0, 0, 1, 2, 0, 1])
     train_items = np.array([0, 1, 2, 0, 0, 0, 1])
@@ -95,13 +109,6 @@ def test_features_agree_with_recsys_lib(support_features):
 
 # %% blend-ex-features hidden
 def test_features_scaled_over_all_users_and_items(support_features):
-    def expected_features(train_users, train_items, n_users, n_items, users, items):
-        """recsys_lib's features of the pairs."""
-        from recsys_lib import blend
-        from recsys_lib.splits import Ratings
-        train = Ratings(train_users, train_items, np.ones(len(train_users), np.float32))
-        return blend.support_features(train, n_users, n_items, users, items)
-
     # the pairs leave out the busiest user and item (the scale is the largest value over all
     # users and items, not over the pairs) and include users and items with no training
     # rating (log1p, not log)
@@ -131,13 +138,6 @@ def test_features_scaled_over_all_users_and_items(support_features):
 
 # %% blend-ex-features hidden
 def test_features_without_training_ratings(support_features):
-    def expected_features(train_users, train_items, n_users, n_items, users, items):
-        """recsys_lib's features of the pairs."""
-        from recsys_lib import blend
-        from recsys_lib.splits import Ratings
-        train = Ratings(train_users, train_items, np.ones(len(train_users), np.float32))
-        return blend.support_features(train, n_users, n_items, users, items)
-
     # users and items past the last one seen in training; a single pair; and no training
     # rating at all (every count is 0: divide by 1, so both features are 0, not nan)
     train_users, train_items = random_training(30, 40, 250)
@@ -262,19 +262,6 @@ def test_a_small_example(linear_blend):
 
 # %% blend-ex-linear hidden
 def test_agrees_with_fwls_on_a_constant(linear_blend):
-    def reference(val_preds, val_truth, test_preds, reg):
-        """The blend twice: FWLS on a constant feature, and an augmented least-squares ridge."""
-        from recsys_lib.blend import FWLS
-        ones_val, ones_test = np.ones((len(val_preds), 1)), np.ones((len(test_preds), 1))
-        fwls = FWLS(reg).fit(val_preds, val_truth, ones_val).predict(test_preds, ones_test)
-        X = np.column_stack([val_preds, ones_val])
-        k = X.shape[1]
-        coef = np.linalg.lstsq(np.vstack([X, np.sqrt(reg) * np.eye(k)]),
-                               np.concatenate([val_truth, np.zeros(k)]), rcond=None)[0]
-        ridge = np.column_stack([test_preds, ones_test]) @ coef
-        assert np.allclose(fwls, ridge, rtol=1e-7, atol=1e-9)  # the two references agree
-        return fwls
-
     val_preds, val_truth, test_preds = random_blend_data(300, 120, 4, 0.0)
     got = np.asarray(linear_blend(val_preds, val_truth, test_preds, 1.0), dtype=float)
     assert got.shape == (120,), "one blended prediction per test pair"
@@ -283,19 +270,6 @@ def test_agrees_with_fwls_on_a_constant(linear_blend):
 
 # %% blend-ex-linear hidden
 def test_intercept_and_penalty(linear_blend):
-    def reference(val_preds, val_truth, test_preds, reg):
-        """The blend twice: FWLS on a constant feature, and an augmented least-squares ridge."""
-        from recsys_lib.blend import FWLS
-        ones_val, ones_test = np.ones((len(val_preds), 1)), np.ones((len(test_preds), 1))
-        fwls = FWLS(reg).fit(val_preds, val_truth, ones_val).predict(test_preds, ones_test)
-        X = np.column_stack([val_preds, ones_val])
-        k = X.shape[1]
-        coef = np.linalg.lstsq(np.vstack([X, np.sqrt(reg) * np.eye(k)]),
-                               np.concatenate([val_truth, np.zeros(k)]), rcond=None)[0]
-        ridge = np.column_stack([test_preds, ones_test]) @ coef
-        assert np.allclose(fwls, ridge, rtol=1e-7, atol=1e-9)  # the two references agree
-        return fwls
-
     # an offset between the truth and the models: without an intercept the blend misses it
     for n_val, n_test, n_models, offset, reg in [(400, 90, 3, 1.5, 0.0),
                                                   (250, 60, 6, -0.8, 0.1),
@@ -308,19 +282,6 @@ def test_intercept_and_penalty(linear_blend):
 
 # %% blend-ex-linear hidden
 def test_strong_penalty_on_every_coefficient_and_one_model(linear_blend):
-    def reference(val_preds, val_truth, test_preds, reg):
-        """The blend twice: FWLS on a constant feature, and an augmented least-squares ridge."""
-        from recsys_lib.blend import FWLS
-        ones_val, ones_test = np.ones((len(val_preds), 1)), np.ones((len(test_preds), 1))
-        fwls = FWLS(reg).fit(val_preds, val_truth, ones_val).predict(test_preds, ones_test)
-        X = np.column_stack([val_preds, ones_val])
-        k = X.shape[1]
-        coef = np.linalg.lstsq(np.vstack([X, np.sqrt(reg) * np.eye(k)]),
-                               np.concatenate([val_truth, np.zeros(k)]), rcond=None)[0]
-        ridge = np.column_stack([test_preds, ones_test]) @ coef
-        assert np.allclose(fwls, ridge, rtol=1e-7, atol=1e-9)  # the two references agree
-        return fwls
-
     # a strong penalty on few ratings shrinks the intercept too (the statement penalises all
     # coefficients), and a single model still gets its weight and an intercept
     for n_val, n_models, reg in [(40, 3, 50.0), (30, 1, 20.0), (200, 1, 0.0)]:

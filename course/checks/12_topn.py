@@ -63,6 +63,22 @@ def curves_of(topn_curves, ranks, max_n=None):
     assert recall.shape == precision.shape == (n,), "one value per N = 1..max_n"
     return recall, precision
 
+# %% common hidden
+def expected_curves(ranks, max_n):
+    """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
+    precision(N) = recall(N) / N, for N = 1..max_n."""
+    from recsys_lib import topn
+    recall = topn.recall_curve(np.asarray(ranks), max_n)
+    counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
+    assert np.allclose(recall, counted[:max_n] / len(ranks))
+    return recall, recall / np.arange(1, max_n + 1)
+
+def check_curves(topn_curves, ranks, max_n=None):
+    recall, precision = curves_of(topn_curves, ranks, max_n)
+    want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
+    assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
+    assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
+
 # %% topn-ex-rank public
 def test_ranks_constant_and_random(ranks_from_scores):
     got = ranks_of(ranks_from_scores, np.ones((3, 11)))
@@ -111,21 +127,6 @@ def test_curves_small_example(topn_curves):
 
 # %% topn-ex-curves hidden
 def test_curves_agree_with_recall_curve(topn_curves):
-    def expected_curves(ranks, max_n):
-        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
-        precision(N) = recall(N) / N, for N = 1..max_n."""
-        from recsys_lib import topn
-        recall = topn.recall_curve(np.asarray(ranks), max_n)
-        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
-        assert np.allclose(recall, counted[:max_n] / len(ranks))
-        return recall, recall / np.arange(1, max_n + 1)
-
-    def check_curves(topn_curves, ranks, max_n=None):
-        recall, precision = curves_of(topn_curves, ranks, max_n)
-        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
-        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
-        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
-
     recall, precision = curves_of(topn_curves, np.array([0, 1, 5, 20, 999]))
     assert np.allclose(recall[[0, 1, 4, 5, 19]], [0.2, 0.4, 0.4, 0.6, 0.6])
     assert np.allclose(precision[[0, 9, 19]], [0.2, 0.06, 0.03])
@@ -133,21 +134,6 @@ def test_curves_agree_with_recall_curve(topn_curves):
 
 # %% topn-ex-curves hidden
 def test_curves_ranks_at_each_cutoff(topn_curves):
-    def expected_curves(ranks, max_n):
-        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
-        precision(N) = recall(N) / N, for N = 1..max_n."""
-        from recsys_lib import topn
-        recall = topn.recall_curve(np.asarray(ranks), max_n)
-        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
-        assert np.allclose(recall, counted[:max_n] / len(ranks))
-        return recall, recall / np.arange(1, max_n + 1)
-
-    def check_curves(topn_curves, ranks, max_n=None):
-        recall, precision = curves_of(topn_curves, ranks, max_n)
-        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
-        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
-        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
-
     # ranks equal to N are not in the top N; the default max_n is 20
     for max_n in [None, 1, 5, 50, 200]:
         n = 20 if max_n is None else max_n
@@ -157,21 +143,6 @@ def test_curves_ranks_at_each_cutoff(topn_curves):
 
 # %% topn-ex-curves hidden
 def test_curves_ends(topn_curves):
-    def expected_curves(ranks, max_n):
-        """recall(N) = share of ranks below N (recall_curve, and a cumulative count) and
-        precision(N) = recall(N) / N, for N = 1..max_n."""
-        from recsys_lib import topn
-        recall = topn.recall_curve(np.asarray(ranks), max_n)
-        counted = np.cumsum(np.bincount(np.minimum(ranks, max_n), minlength=max_n + 1))
-        assert np.allclose(recall, counted[:max_n] / len(ranks))
-        return recall, recall / np.arange(1, max_n + 1)
-
-    def check_curves(topn_curves, ranks, max_n=None):
-        recall, precision = curves_of(topn_curves, ranks, max_n)
-        want_recall, want_precision = expected_curves(ranks, 20 if max_n is None else max_n)
-        assert np.allclose(recall, want_recall), "recall(N) is the share of ranks below N"
-        assert np.allclose(precision, want_precision), "precision(N) = recall(N) / N"
-
     # every item first (recall 1, precision 1 / N), every item last, and a single item
     check_curves(topn_curves, np.zeros(40, dtype=np.int64), 30)
     check_curves(topn_curves, np.full(25, 1000), 10)
