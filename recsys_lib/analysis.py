@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import rmse
-from .params import MAX_SEED, Fraction, Int
+from .params import Fraction, Int, check_seed
 from .splits import Split
 
 
@@ -18,7 +18,7 @@ def _check_resampling(n_resamples: int, level: float, seed: int) -> None:
     """InvalidParameterError naming a resample count, level or seed out of range."""
     Int().check("n_resamples", n_resamples)
     Fraction().check("level", level)
-    Int(0, MAX_SEED).check("seed", seed)
+    check_seed(seed)
 
 
 def _clipped_squares(y_true, pred, rating_scale) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import NotFittedError
 from .metrics import relevance_threshold
-from .params import MAX_SEED, Int, Real
+from .params import Int, Real, check_seed
 from .splits import Split
 
 
@@ -60,7 +60,7 @@ def koren_ranks(model, split: Split, n_random: int = 1000, seed: int = 0,
     left out (:func:`koren_targets` tells which are kept).
     """
     Int().check("n_random", n_random)
-    Int(0, MAX_SEED).check("seed", seed)
+    check_seed(seed)
     rated = _rated(split)
     chosen = koren_targets(split, n_random, top) if skip_short else \
         np.flatnonzero(split.test.ratings == (split.rating_scale[1] if top is None else top))
